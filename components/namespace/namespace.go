@@ -1,0 +1,124 @@
+// Package namespace provides AppNamespace: an application namespace that
+// enforces the Pod Security Admission "restricted" standard, so the API
+// server itself refuses a pod that would run privileged, as root or with
+// extra capabilities, whatever created it.
+package namespace
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Token is the component's type token.
+const Token = "bulwark:namespace:AppNamespace"
+
+// Pod Security Admission levels.
+const (
+	Restricted = "restricted"
+	Baseline   = "baseline"
+)
+
+// Args configures an AppNamespace.
+type Args struct {
+	// Name is the namespace name (a DNS-1123 label).
+	Name string
+	// PodSecurity is the level enforced, audited and warned; default restricted.
+	PodSecurity string
+	// PodSecurityVersion pins the standard's version; default "latest".
+	PodSecurityVersion string
+	// Labels are extra labels; they may not override the Pod Security ones.
+	Labels map[string]string
+	// Provider is the Kubernetes provider; required.
+	Provider pulumi.ProviderResource
+}
+
+// AppNamespace is a namespace with Pod Security Admission labels.
+type AppNamespace struct {
+	pulumi.ResourceState
+
+	// Name is the namespace's name once it exists: depend on it to order
+	// namespaced resources after the namespace.
+	Name pulumi.StringOutput
+}
+
+var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+func (a *Args) withDefaults() *Args {
+	out := *a
+	if out.PodSecurity == "" {
+		out.PodSecurity = Restricted
+	}
+	if out.PodSecurityVersion == "" {
+		out.PodSecurityVersion = "latest"
+	}
+	return &out
+}
+
+func (a *Args) validate() error {
+	var errs []error
+	if len(a.Name) > 63 || !dns1123Label.MatchString(a.Name) {
+		errs = append(errs, fmt.Errorf("name: %q is not a DNS-1123 label", a.Name))
+	}
+	if a.PodSecurity != Restricted && a.PodSecurity != Baseline {
+		errs = append(errs, fmt.Errorf("podSecurity: %q is not %q or %q (privileged is never allowed for application namespaces)", a.PodSecurity, Restricted, Baseline))
+	}
+	for k := range a.Labels {
+		if _, reserved := podSecurityLabels("", "")[k]; reserved {
+			errs = append(errs, fmt.Errorf("labels.%s: reserved for Pod Security Admission", k))
+		}
+	}
+	if a.Provider == nil {
+		errs = append(errs, errors.New("provider: required (components never use an ambient kubeconfig)"))
+	}
+	return errors.Join(errs...)
+}
+
+func podSecurityLabels(level, version string) map[string]string {
+	out := map[string]string{}
+	for _, mode := range []string{"enforce", "audit", "warn"} {
+		out["pod-security.kubernetes.io/"+mode] = level
+		out["pod-security.kubernetes.io/"+mode+"-version"] = version
+	}
+	return out
+}
+
+// New registers an AppNamespace.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*AppNamespace, error) {
+	if args == nil {
+		return nil, errors.New("namespace: args are required")
+	}
+	a := args.withDefaults()
+	if err := a.validate(); err != nil {
+		return nil, fmt.Errorf("namespace %s: %w", name, err)
+	}
+	c := &AppNamespace{}
+	if err := ctx.RegisterComponentResource(Token, name, c, opts...); err != nil {
+		return nil, err
+	}
+	labels := maps.Clone(a.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	maps.Copy(labels, podSecurityLabels(a.PodSecurity, a.PodSecurityVersion))
+	labels["app.kubernetes.io/part-of"] = "bulwark"
+	ns, err := corev1.NewNamespace(ctx, name+"-ns", &corev1.NamespaceArgs{
+		Metadata: &metav1.ObjectMetaArgs{
+			Name:   pulumi.String(a.Name),
+			Labels: pulumi.ToStringMap(labels),
+		},
+	}, pulumi.Parent(c), pulumi.Provider(a.Provider))
+	if err != nil {
+		return nil, fmt.Errorf("namespace %s: %w", name, err)
+	}
+	c.Name = ns.Metadata.Name().Elem()
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"name": c.Name}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Builds the pinned toolchain from Go modules (nothing here can be downloaded
+# as a release binary: the machine is offline but for the Go module proxy).
+# Each tool lands in $BULWARK_TOOLS_DIR/<tool>-<version>/ and is linked into
+# $BULWARK_TOOLS_DIR/bin; a tool already built at its pinned version is reused.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TOOLS_DIR=${BULWARK_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/bulwark/tools}
+BIN="$TOOLS_DIR/bin"
+
+PULUMI_VERSION=v3.274.1
+K8S_PROVIDER_VERSION=4.32.0
+K8S_PROVIDER_MODULE_VERSION=v4.0.0-20260115033456-f47bc2d6f199
+K8S_VERSION=v1.34.2
+KWOK_VERSION=v0.8.0
+
+mkdir -p "$BIN"
+export GOFLAGS=-mod=mod GOTOOLCHAIN=${GOTOOLCHAIN:-local}
+
+log() { printf '==> [tools %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# link NAME TARGET: point bin/NAME at TARGET.
+link() { ln -sfn "$2" "$BIN/$1"; }
+
+moddir() { go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'; }
+
+build_pulumi() {
+  local out="$TOOLS_DIR/pulumi-$PULUMI_VERSION"
+  if [[ -x "$out/pulumi" ]]; then link pulumi "$out/pulumi"; return; fi
+  if command -v pulumi >/dev/null && [[ "$(command -v pulumi)" != "$BIN/pulumi" ]] &&
+     [[ "$(pulumi version 2>/dev/null)" == "$PULUMI_VERSION" ]]; then
+    log "using pulumi $PULUMI_VERSION from PATH"; link pulumi "$(command -v pulumi)"; return
+  fi
+  log "building pulumi CLI $PULUMI_VERSION (about 5 minutes cold)"
+  local dir tmp; dir=$(moddir "github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION")
+  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
+  # pkg's go.mod replaces the sdk with ../sdk, which is not in the module zip.
+  grep -v '^replace github.com/pulumi/pulumi/sdk/v3 => ../sdk' "$dir/go.mod" > "$tmp/go.mod"
+  cp "$dir/go.sum" "$tmp/go.sum"
+  (cd "$dir" && go build -modfile="$tmp/go.mod" -o "$tmp/pulumi" \
+     -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" ./cmd/pulumi)
+  mkdir -p "$out" && mv "$tmp/pulumi" "$out/pulumi" && link pulumi "$out/pulumi"
+}
+
+build_k8s_provider() {
+  local out="$TOOLS_DIR/pulumi-resource-kubernetes-v$K8S_PROVIDER_VERSION"
+  if [[ -x "$out/pulumi-resource-kubernetes" ]]; then link pulumi-resource-kubernetes "$out/pulumi-resource-kubernetes"; return; fi
+  log "building pulumi-resource-kubernetes $K8S_PROVIDER_VERSION (about 8 minutes cold)"
+  local dir tmp; dir=$(moddir "github.com/pulumi/pulumi-kubernetes/provider/v4@$K8S_PROVIDER_MODULE_VERSION")
+  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
+  cp -r "$dir" "$tmp/src" && chmod -R u+w "$tmp/src"
+  grep -v '^replace github.com/pulumi/pulumi-kubernetes/sdk/v4 => ../sdk' "$dir/go.mod" > "$tmp/src/go.mod"
+  # main embeds compact copies that upstream's generator writes; write them here.
+  python3 - "$tmp/src/cmd/pulumi-resource-kubernetes" "$K8S_PROVIDER_VERSION" <<'PY'
+import json, sys, os
+d, v = sys.argv[1], sys.argv[2]
+s = json.load(open(os.path.join(d, "schema.json"))); s["version"] = v
+json.dump(s, open(os.path.join(d, "schema-embed.json"), "w"), separators=(",", ":"))
+m = json.load(open(os.path.join(d, "terraform-mapping.json")))
+json.dump(m, open(os.path.join(d, "terraform-mapping-embed.json"), "w"), separators=(",", ":"))
+PY
+  (cd "$tmp/src" && go build -o "$tmp/pulumi-resource-kubernetes" \
+     -ldflags "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$K8S_PROVIDER_VERSION" ./cmd/pulumi-resource-kubernetes)
+  mkdir -p "$out" && mv "$tmp/pulumi-resource-kubernetes" "$out/" && link pulumi-resource-kubernetes "$out/pulumi-resource-kubernetes"
+}
+
+build_cluster() {
+  local out="$TOOLS_DIR/kubernetes-$K8S_VERSION" c missing=0
+  for c in etcd kube-apiserver kube-controller-manager kube-scheduler; do [[ -x "$out/$c" ]] || missing=1; done
+  if (( missing )); then
+    log "building etcd and the Kubernetes $K8S_VERSION control plane (about 6 minutes cold)"
+    mkdir -p "$out"
+    local minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
+    local ld="-X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+    for c in etcd kube-apiserver kube-controller-manager kube-scheduler; do
+      [[ -x "$out/$c" ]] && continue
+      log "  $c"
+      (cd "$ROOT/tools/cluster" && GOFLAGS=-mod=readonly go build -ldflags "$ld" -o "$out/$c.tmp" "./$c") && mv "$out/$c.tmp" "$out/$c"
+    done
+  fi
+  for c in etcd kube-apiserver kube-controller-manager kube-scheduler; do link "$c" "$out/$c"; done
+}
+
+build_kwok() {
+  local out="$TOOLS_DIR/kwok-$KWOK_VERSION"
+  if [[ ! -x "$out/kwok" || ! -d "$out/stages" ]]; then
+    log "building kwok $KWOK_VERSION (about 3 minutes cold)"
+    mkdir -p "$out/stages"
+    GOBIN="$out" go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+    local dir; dir=$(moddir "sigs.k8s.io/kwok@$KWOK_VERSION")
+    cp "$dir/kustomize/stage/node/fast/node-initialize.yaml" "$dir/kustomize/stage/node/heartbeat/node-heartbeat.yaml" "$out/stages/"
+    cp "$dir"/kustomize/stage/pod/fast/*.yaml "$out/stages/"
+    chmod u+w "$out/stages"/*
+  fi
+  link kwok "$out/kwok"; ln -sfn "$out/stages" "$TOOLS_DIR/kwok-stages"
+}
+
+want=("$@"); (( ${#want[@]} )) || want=(pulumi k8s-provider cluster kwok)
+for t in "${want[@]}"; do
+  case "$t" in
+    pulumi) build_pulumi ;;
+    k8s-provider) build_k8s_provider ;;
+    cluster) build_cluster ;;
+    kwok) build_kwok ;;
+    *) echo "tools.sh: unknown tool $t (pulumi, k8s-provider, cluster, kwok)" >&2; exit 2 ;;
+  esac
+done
+log "tools ready in $BIN"

@@ -1,0 +1,160 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+)
+
+// decodeStrict decodes the JSON value raw into out, which holds defaults
+// already: only the fields present in raw change. Unlike encoding/json it
+// rejects unknown keys and values of the wrong type with the full key path,
+// so a typo in a stack file is an error that says where, never a silently
+// ignored setting.
+func decodeStrict(path string, raw string, out any) error {
+	var v any
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return &FieldError{Path: path, Msg: fmt.Sprintf("not a valid value: %v", err)}
+	}
+	if err := checkShape(path, v, reflect.TypeOf(out).Elem()); err != nil {
+		return err
+	}
+	d := json.NewDecoder(bytes.NewReader([]byte(raw)))
+	if err := d.Decode(out); err != nil {
+		// checkShape accepts only what decodes; reaching here is a bug in it.
+		return &FieldError{Path: path, Msg: fmt.Sprintf("cannot decode: %v", err)}
+	}
+	return nil
+}
+
+// checkShape walks v against the Go type t.
+func checkShape(path string, v any, t reflect.Type) error {
+	if t.Kind() == reflect.Pointer {
+		if v == nil {
+			return nil
+		}
+		t = t.Elem()
+	}
+	if v == nil {
+		return &FieldError{Path: path, Msg: "must not be null"}
+	}
+	want := func(kind string) error {
+		return &FieldError{Path: path, Msg: fmt.Sprintf("must be %s, got %s", kind, describe(v))}
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return want("an object")
+		}
+		fields := jsonFields(t)
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			f, ok := fields[k]
+			if !ok {
+				known := make([]string, 0, len(fields))
+				for name := range fields {
+					known = append(known, name)
+				}
+				slices.Sort(known)
+				return &FieldError{Path: path + "." + k, Msg: fmt.Sprintf("unknown key (known keys: %s)", strings.Join(known, ", "))}
+			}
+			if err := checkShape(path+"."+k, m[k], f.Type); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice:
+		items, ok := v.([]any)
+		if !ok {
+			return want("a list")
+		}
+		for i, item := range items {
+			if err := checkShape(fmt.Sprintf("%s[%d]", path, i), item, t.Elem()); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return want("an object")
+		}
+		for k, item := range m {
+			if err := checkShape(path+"."+k, item, t.Elem()); err != nil {
+				return err
+			}
+		}
+	case reflect.String:
+		if _, ok := v.(string); !ok {
+			return want("a string")
+		}
+	case reflect.Bool:
+		if _, ok := v.(bool); !ok {
+			return want("true or false")
+		}
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		n, ok := v.(json.Number)
+		if !ok {
+			return want("an integer")
+		}
+		if _, err := n.Int64(); err != nil {
+			return want("an integer")
+		}
+	case reflect.Float64:
+		n, ok := v.(json.Number)
+		if !ok {
+			return want("a number")
+		}
+		if _, err := n.Float64(); err != nil {
+			return want("a number")
+		}
+	default:
+		return &FieldError{Path: path, Msg: fmt.Sprintf("unsupported configuration type %s", t)}
+	}
+	return nil
+}
+
+// jsonFields maps the JSON names of t's exported fields to the fields.
+func jsonFields(t reflect.Type) map[string]reflect.StructField {
+	out := map[string]reflect.StructField{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f
+	}
+	return out
+}
+
+func describe(v any) string {
+	switch x := v.(type) {
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "a list"
+	case string:
+		return fmt.Sprintf("the string %q", x)
+	case bool:
+		return fmt.Sprintf("%t", x)
+	case json.Number:
+		return "the number " + x.String()
+	default:
+		return fmt.Sprintf("%T", v)
+	}
+}

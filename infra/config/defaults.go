@@ -1,0 +1,59 @@
+package config
+
+import "github.com/bulwark-platform/bulwark/infra/graph"
+
+// Defaults returns the configuration an environment gets when its stack
+// file sets nothing else. Production gets the redundancy (3 replicas, PDB
+// minAvailable 2, room to scale to 12), the others get less so that a laptop
+// or a kwok cluster can hold them.
+func Defaults(env Environment) *Config {
+	c := &Config{
+		Environment: env,
+		Workloads: Workloads{
+			Replicas: 2,
+			Resources: Resources{
+				Requests: Quantities{CPU: "100m", Memory: "128Mi"},
+				Limits:   Quantities{CPU: "500m", Memory: "256Mi"},
+			},
+			Autoscaling:                   Autoscaling{MinReplicas: 2, MaxReplicas: 6, TargetCPUUtilization: 70, TargetMemoryUtilization: 80},
+			VPAMode:                       "Off",
+			TerminationGracePeriodSeconds: 30,
+			PreStopSleepSeconds:           5,
+			TopologySpread:                "ScheduleAnyway",
+		},
+		Observability: Observability{TraceSamplingRatio: 1, OTelCollectorEndpoint: "otel-collector.observability.svc.cluster.local:4317"},
+		Vault:         Vault{Mode: "ha", Replicas: 3},
+		Install:       Install{Istio: true, CertManager: true, Vault: true, ExternalSecrets: true, Observability: true},
+		Graph:         graph.Default(),
+	}
+	switch env {
+	case Local:
+		c.Workloads.Replicas = 1
+		c.Workloads.Resources.Requests = Quantities{CPU: "50m", Memory: "64Mi"}
+		c.Workloads.Autoscaling.MinReplicas, c.Workloads.Autoscaling.MaxReplicas = 1, 3
+		c.Vault = Vault{Mode: "dev", Replicas: 1}
+	case CI:
+		c.Workloads.Autoscaling.MaxReplicas = 4
+		c.Vault = Vault{Mode: "dev", Replicas: 1}
+		// Chart repositories can't be reached from CI: adopt what the test installs.
+		c.Install = Install{}
+	case Dev:
+		c.Observability.TraceSamplingRatio = 0.5
+	case Staging:
+		c.Observability.TraceSamplingRatio = 0.2
+		c.Workloads.Resources.Requests = Quantities{CPU: "200m", Memory: "256Mi"}
+		c.Workloads.Resources.Limits = Quantities{CPU: "1", Memory: "512Mi"}
+		c.Workloads.Autoscaling.MaxReplicas = 8
+	case Prod:
+		c.Workloads.Replicas = 3
+		c.Workloads.Resources.Requests = Quantities{CPU: "250m", Memory: "256Mi"}
+		c.Workloads.Resources.Limits = Quantities{CPU: "1", Memory: "512Mi"}
+		c.Workloads.Autoscaling.MinReplicas, c.Workloads.Autoscaling.MaxReplicas = 3, 12
+		c.Workloads.TerminationGracePeriodSeconds = 45
+		c.Workloads.PreStopSleepSeconds = 10
+		c.Workloads.TopologySpread = "DoNotSchedule"
+		c.Observability.TraceSamplingRatio = 0.05
+		c.Vault = Vault{Mode: "ha", Replicas: 5}
+	}
+	return c
+}

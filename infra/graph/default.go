@@ -1,0 +1,39 @@
+package graph
+
+// Default returns the platform's reference graph: the gateway routes to the
+// order and user services; order checks users and charges payments.
+func Default() Graph {
+	const registry = "ghcr.io/bulwark-platform/"
+	svc := func(name, ns string, postgres bool, calls ...Call) Service {
+		return Service{
+			Name: name, Namespace: ns, ServiceAccount: name,
+			Port: 8080, MetricsPort: 9090,
+			Image:    registry + name + ":0.1.0",
+			Redis:    name != "payment",
+			Postgres: postgres,
+			Calls:    calls,
+			Secrets: []Secret{
+				{Name: "database", Keys: []string{"username", "password", "database", "host", "port"}},
+				{Name: "oauth-client", Keys: []string{"client_id", "client_secret"}},
+			},
+		}
+	}
+	return Graph{
+		Gateway: Gateway{
+			Namespace:      "istio-ingress",
+			ServiceAccount: "istio-ingressgateway",
+			Calls: []Call{
+				{Target: "order", Methods: []string{"GET", "POST"}, Paths: []string{"/api/v1/orders", "/api/v1/orders/*"}, Scopes: []string{"orders:read", "orders:write"}},
+				{Target: "user", Methods: []string{"GET", "POST", "PUT", "DELETE"}, Paths: []string{"/api/v1/users", "/api/v1/users/*"}, Scopes: []string{"users:read", "users:write"}},
+			},
+		},
+		Services: []Service{
+			svc("order", "shop", true,
+				Call{Target: "payment", Methods: []string{"POST"}, Paths: []string{"/api/v1/payments"}, Scopes: []string{"payments:write"}},
+				Call{Target: "user", Methods: []string{"GET"}, Paths: []string{"/api/v1/users/*"}, Scopes: []string{"users:read"}},
+			),
+			svc("payment", "payments", true),
+			svc("user", "shop", true),
+		},
+	}
+}

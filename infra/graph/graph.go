@@ -1,0 +1,298 @@
+// Package graph is the typed service graph: which services exist, who calls
+// whom on which methods and paths with which OAuth scopes, and which secrets
+// each service needs. It is the single source of truth that workloads,
+// network policies, mesh authorization, Vault roles, ExternalSecrets and
+// identity clients are compiled from, so no fact about a service is written
+// twice.
+package graph
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// GatewayName is the reserved caller name of the ingress gateway. Calls made
+// by the gateway are the platform's edge routes.
+const GatewayName = "gateway"
+
+// Graph is the whole service graph of one environment.
+type Graph struct {
+	// Gateway is the ingress gateway: a caller of the edge services.
+	Gateway Gateway `json:"gateway"`
+	// Services are the platform's workloads.
+	Services []Service `json:"services"`
+}
+
+// Gateway is the identity of the ingress gateway and the routes it forwards.
+type Gateway struct {
+	Namespace      string `json:"namespace"`
+	ServiceAccount string `json:"serviceAccount"`
+	Calls          []Call `json:"calls"`
+}
+
+// Service is one workload of the platform.
+type Service struct {
+	Name           string   `json:"name"`
+	Namespace      string   `json:"namespace"`
+	ServiceAccount string   `json:"serviceAccount"`
+	Port           int      `json:"port"`
+	MetricsPort    int      `json:"metricsPort"`
+	Image          string   `json:"image"`
+	Redis          bool     `json:"redis"`
+	Postgres       bool     `json:"postgres"`
+	Calls          []Call   `json:"calls"`
+	Secrets        []Secret `json:"secrets"`
+	// AutomountServiceAccountToken mounts the Kubernetes API token into the
+	// pod. Off unless the service talks to the Kubernetes API itself: Vault
+	// and mesh identity use projected tokens of their own.
+	AutomountServiceAccountToken bool `json:"automountServiceAccountToken"`
+}
+
+// Call is one permitted request shape from a caller to a target service.
+type Call struct {
+	Target  string   `json:"target"`
+	Methods []string `json:"methods"`
+	Paths   []string `json:"paths"`
+	Scopes  []string `json:"scopes"`
+}
+
+// Secret is a secret a service reads from a file.
+type Secret struct {
+	Name string   `json:"name"`
+	Keys []string `json:"keys"`
+}
+
+// Edge is a resolved call: caller and callee identities plus the request
+// shape. Every allow rule the platform emits traces back to one Edge.
+type Edge struct {
+	From Identity
+	To   *Service
+	Call Call
+}
+
+// Identity is a workload identity: the Kubernetes service account that the
+// mesh turns into a SPIFFE ID.
+type Identity struct {
+	Name           string
+	Namespace      string
+	ServiceAccount string
+}
+
+// SPIFFEID is the Istio principal of the identity within the trust domain.
+func (i Identity) SPIFFEID(trustDomain string) string {
+	return fmt.Sprintf("%s/ns/%s/sa/%s", trustDomain, i.Namespace, i.ServiceAccount)
+}
+
+// Identity returns the service's workload identity.
+func (s *Service) Identity() Identity {
+	return Identity{Name: s.Name, Namespace: s.Namespace, ServiceAccount: s.ServiceAccount}
+}
+
+// GatewayIdentity returns the ingress gateway's workload identity.
+func (g *Graph) GatewayIdentity() Identity {
+	return Identity{Name: GatewayName, Namespace: g.Gateway.Namespace, ServiceAccount: g.Gateway.ServiceAccount}
+}
+
+// Service returns the service with the given name, or nil.
+func (g *Graph) Service(name string) *Service {
+	for i := range g.Services {
+		if g.Services[i].Name == name {
+			return &g.Services[i]
+		}
+	}
+	return nil
+}
+
+// Namespaces returns the application namespaces in first-use order.
+func (g *Graph) Namespaces() []string {
+	var out []string
+	for _, s := range g.Services {
+		if !slices.Contains(out, s.Namespace) {
+			out = append(out, s.Namespace)
+		}
+	}
+	return out
+}
+
+// Edges resolves every call into an Edge, gateway calls first. It assumes a
+// validated graph; unknown targets are skipped.
+func (g *Graph) Edges() []Edge {
+	var out []Edge
+	add := func(from Identity, calls []Call) {
+		for _, c := range calls {
+			if to := g.Service(c.Target); to != nil {
+				out = append(out, Edge{From: from, To: to, Call: c})
+			}
+		}
+	}
+	add(g.GatewayIdentity(), g.Gateway.Calls)
+	for i := range g.Services {
+		add(g.Services[i].Identity(), g.Services[i].Calls)
+	}
+	return out
+}
+
+// Callers returns the edges whose target is the named service.
+func (g *Graph) Callers(name string) []Edge {
+	var out []Edge
+	for _, e := range g.Edges() {
+		if e.To.Name == name {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+var (
+	dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	scopeRe      = regexp.MustCompile(`^[A-Za-z0-9_.:\-]+$`)
+	secretKeyRe  = regexp.MustCompile(`^[-._a-zA-Z0-9]+$`)
+	pathRe       = regexp.MustCompile(`^/[A-Za-z0-9._~!$&'()+,;=:@/%\-]*\*?$`)
+)
+
+// HTTPMethods are the methods a call may name.
+var HTTPMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+// Error is a validation error that names the offending field path.
+type Error struct {
+	Path string
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Path + ": " + e.Msg }
+
+// Errors is every validation error found, in field order.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// Validate checks the whole graph and returns every problem, each naming
+// its field path under prefix (for example "bulwark:graph").
+func (g *Graph) Validate(prefix string) error {
+	var errs Errors
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, &Error{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	checkLabel := func(path, v string) {
+		switch {
+		case v == "":
+			bad(path, "must not be empty")
+		case len(v) > 63 || !dns1123Label.MatchString(v):
+			bad(path, "%q is not a DNS-1123 label (lower-case letters, digits and '-', at most 63 characters)", v)
+		}
+	}
+
+	checkLabel(prefix+".gateway.namespace", g.Gateway.Namespace)
+	checkLabel(prefix+".gateway.serviceAccount", g.Gateway.ServiceAccount)
+	if len(g.Services) == 0 {
+		bad(prefix+".services", "must name at least one service")
+	}
+	seen := map[string]int{}
+	for i, s := range g.Services {
+		p := fmt.Sprintf("%s.services[%d]", prefix, i)
+		checkLabel(p+".name", s.Name)
+		if s.Name == GatewayName {
+			bad(p+".name", "%q is reserved for the ingress gateway", s.Name)
+		}
+		if j, dup := seen[s.Name]; dup && s.Name != "" {
+			bad(p+".name", "duplicate service name %q (also %s.services[%d])", s.Name, prefix, j)
+		} else {
+			seen[s.Name] = i
+		}
+		checkLabel(p+".namespace", s.Namespace)
+		checkLabel(p+".serviceAccount", s.ServiceAccount)
+		if s.Port < 1 || s.Port > 65535 {
+			bad(p+".port", "must be between 1 and 65535, got %d", s.Port)
+		}
+		if s.MetricsPort < 1 || s.MetricsPort > 65535 {
+			bad(p+".metricsPort", "must be between 1 and 65535, got %d", s.MetricsPort)
+		} else if s.MetricsPort == s.Port {
+			bad(p+".metricsPort", "must differ from port %d", s.Port)
+		}
+		if strings.TrimSpace(s.Image) == "" || strings.ContainsAny(s.Image, " \t\n") {
+			bad(p+".image", "must be a container image reference, got %q", s.Image)
+		}
+		for j, sec := range s.Secrets {
+			sp := fmt.Sprintf("%s.secrets[%d]", p, j)
+			checkLabel(sp+".name", sec.Name)
+			if len(sec.Keys) == 0 {
+				bad(sp+".keys", "must name at least one key")
+			}
+			for k, key := range sec.Keys {
+				if !secretKeyRe.MatchString(key) {
+					bad(fmt.Sprintf("%s.keys[%d]", sp, k), "%q is not a valid secret key", key)
+				}
+			}
+		}
+	}
+	// Calls are checked after every name is known so that targets resolve.
+	g.validateCalls(prefix+".gateway.calls", "", g.Gateway.Calls, bad)
+	for i, s := range g.Services {
+		g.validateCalls(fmt.Sprintf("%s.services[%d].calls", prefix, i), s.Name, s.Calls, bad)
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func (g *Graph) validateCalls(prefix, caller string, calls []Call, bad func(string, string, ...any)) {
+	targets := map[string]int{}
+	for i, c := range calls {
+		p := fmt.Sprintf("%s[%d]", prefix, i)
+		switch {
+		case c.Target == "":
+			bad(p+".target", "must name a service")
+		case g.Service(c.Target) == nil:
+			bad(p+".target", "unknown service %q (known: %s)", c.Target, strings.Join(g.serviceNames(), ", "))
+		case c.Target == caller:
+			bad(p+".target", "a service may not call itself through the mesh")
+		}
+		if j, dup := targets[c.Target]; dup && c.Target != "" {
+			bad(p+".target", "%q is already a target at %s[%d]; merge the calls", c.Target, prefix, j)
+		} else {
+			targets[c.Target] = i
+		}
+		if len(c.Methods) == 0 {
+			bad(p+".methods", "must list at least one HTTP method")
+		}
+		for j, m := range c.Methods {
+			if !slices.Contains(HTTPMethods, m) {
+				bad(fmt.Sprintf("%s.methods[%d]", p, j), "%q is not one of %s", m, strings.Join(HTTPMethods, ", "))
+			}
+		}
+		if len(c.Paths) == 0 {
+			bad(p+".paths", "must list at least one path")
+		}
+		for j, path := range c.Paths {
+			pp := fmt.Sprintf("%s.paths[%d]", p, j)
+			switch {
+			case !strings.HasPrefix(path, "/"):
+				bad(pp, "must start with \"/\", got %q", path)
+			case !pathRe.MatchString(path):
+				bad(pp, "%q may hold URL path characters and end in one '*' (a prefix match), nothing else", path)
+			}
+		}
+		for j, sc := range c.Scopes {
+			if !scopeRe.MatchString(sc) {
+				bad(fmt.Sprintf("%s.scopes[%d]", p, j), "%q is not a valid OAuth scope", sc)
+			}
+		}
+	}
+}
+
+func (g *Graph) serviceNames() []string {
+	names := make([]string, len(g.Services))
+	for i, s := range g.Services {
+		names[i] = s.Name
+	}
+	return names
+}

@@ -1,0 +1,195 @@
+// Package program is the Bulwark Pulumi program: stack configuration in,
+// typed Config, service graph, components, stack outputs. The thin main in
+// infra/ (for the Pulumi CLI) and the Automation API runner (for make and
+// the tests) both run this one function.
+package program
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/bulwark-platform/bulwark/components/namespace"
+	"github.com/bulwark-platform/bulwark/components/workload"
+	"github.com/bulwark-platform/bulwark/infra/config"
+	"github.com/bulwark-platform/bulwark/infra/graph"
+)
+
+// Options carry what the caller knows beyond the stack configuration.
+type Options struct {
+	// ConfigKeys lists every configuration key set on the stack, so that an
+	// unknown key is an error. nil reads them from PULUMI_CONFIG, which the
+	// Pulumi CLI sets for a normal `pulumi up`.
+	ConfigKeys []string
+	// Kubeconfig, when set, replaces bulwark:kubernetes.kubeconfig: the
+	// runner hands over the local cluster's kubeconfig this way.
+	Kubeconfig string
+}
+
+// New returns the program as a pulumi.RunFunc.
+func New(opts Options) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error { return Run(ctx, opts) }
+}
+
+// Run loads and validates the whole configuration, then registers the
+// platform. Nothing is registered when the configuration is invalid.
+func Run(ctx *pulumi.Context, opts Options) error {
+	keys := opts.ConfigKeys
+	if keys == nil {
+		var err error
+		if keys, err = keysFromEnv(); err != nil {
+			return err
+		}
+	}
+	cfg, err := config.Load(ctx.GetConfig, keys)
+	if err != nil {
+		return fmt.Errorf("invalid stack configuration for stack %q:\n%w", ctx.Stack(), err)
+	}
+	if opts.Kubeconfig != "" {
+		cfg.Kubernetes.Kubeconfig = opts.Kubeconfig
+	}
+	return Platform(ctx, cfg)
+}
+
+// keysFromEnv lists the configuration keys that the Pulumi CLI passes to a
+// program in PULUMI_CONFIG.
+func keysFromEnv() ([]string, error) {
+	raw := os.Getenv(pulumi.EnvConfig)
+	if raw == "" {
+		return []string{}, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", pulumi.EnvConfig, err)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// ServiceOutput is one service in the "services" stack output, the
+// contract between the stack and its checks.
+type ServiceOutput struct {
+	Name                         string `json:"name"`
+	Namespace                    string `json:"namespace"`
+	ServiceAccount               string `json:"serviceAccount"`
+	AutomountServiceAccountToken bool   `json:"automountServiceAccountToken"`
+	Port                         int    `json:"port"`
+	MetricsPort                  int    `json:"metricsPort"`
+}
+
+// Platform registers every component of a validated configuration.
+func Platform(ctx *pulumi.Context, cfg *config.Config) error {
+	provArgs := &kubernetes.ProviderArgs{}
+	if cfg.Kubernetes.Kubeconfig != "" {
+		provArgs.Kubeconfig = pulumi.String(cfg.Kubernetes.Kubeconfig)
+	}
+	if cfg.Kubernetes.Context != "" {
+		provArgs.Context = pulumi.String(cfg.Kubernetes.Context)
+	}
+	provider, err := kubernetes.NewProvider(ctx, "kubernetes", provArgs)
+	if err != nil {
+		return fmt.Errorf("kubernetes provider: %w", err)
+	}
+
+	namespaces := map[string]*namespace.AppNamespace{}
+	var nsNames []string
+	for _, ns := range cfg.Graph.Namespaces() {
+		n, err := namespace.New(ctx, ns, &namespace.Args{
+			Name:     ns,
+			Labels:   map[string]string{"bulwark.dev/environment": string(cfg.Environment)},
+			Provider: provider,
+		})
+		if err != nil {
+			return err
+		}
+		namespaces[ns] = n
+		nsNames = append(nsNames, ns)
+	}
+
+	w := cfg.Workloads
+	var services []ServiceOutput
+	for _, s := range cfg.Graph.Services {
+		_, err := workload.New(ctx, s.Name, &workload.Args{
+			Name:                         s.Name,
+			Namespace:                    namespaces[s.Namespace].Name,
+			ServiceAccount:               s.ServiceAccount,
+			AutomountServiceAccountToken: s.AutomountServiceAccountToken,
+			Image:                        s.Image,
+			Port:                         s.Port,
+			MetricsPort:                  s.MetricsPort,
+			Replicas:                     w.Replicas,
+			Resources: workload.Resources{
+				RequestsCPU: w.Resources.Requests.CPU, RequestsMemory: w.Resources.Requests.Memory,
+				LimitsCPU: w.Resources.Limits.CPU, LimitsMemory: w.Resources.Limits.Memory,
+			},
+			Autoscaling: workload.Autoscaling{
+				MinReplicas: w.Autoscaling.MinReplicas, MaxReplicas: w.Autoscaling.MaxReplicas,
+				TargetCPUUtilization: w.Autoscaling.TargetCPUUtilization, TargetMemoryUtilization: w.Autoscaling.TargetMemoryUtilization,
+			},
+			VPAMode:                       w.VPAMode,
+			TerminationGracePeriodSeconds: w.TerminationGracePeriodSeconds,
+			PreStopSleepSeconds:           w.PreStopSleepSeconds,
+			TopologySpread:                w.TopologySpread,
+			Env:                           serviceEnv(cfg, &s),
+			Labels:                        map[string]string{"bulwark.dev/environment": string(cfg.Environment)},
+			Provider:                      provider,
+		})
+		if err != nil {
+			return err
+		}
+		services = append(services, ServiceOutput{
+			Name: s.Name, Namespace: s.Namespace, ServiceAccount: s.ServiceAccount,
+			AutomountServiceAccountToken: s.AutomountServiceAccountToken,
+			Port:                         s.Port, MetricsPort: s.MetricsPort,
+		})
+	}
+
+	ctx.Export("environment", pulumi.String(string(cfg.Environment)))
+	ctx.Export("namespaces", pulumi.ToStringArray(nsNames))
+	ctx.Export("services", toOutput(services))
+	ctx.Export("workloads", toOutput(map[string]any{
+		"replicas":                      w.Replicas,
+		"minReplicas":                   w.Autoscaling.MinReplicas,
+		"maxReplicas":                   w.Autoscaling.MaxReplicas,
+		"vpaMode":                       w.VPAMode,
+		"terminationGracePeriodSeconds": w.TerminationGracePeriodSeconds,
+		"preStopSleepSeconds":           w.PreStopSleepSeconds,
+		"resources":                     w.Resources,
+	}))
+	return nil
+}
+
+// serviceEnv is the standard OpenTelemetry configuration of a service, so
+// sampling is set per environment in one place and the SDK in the service
+// picks it up without code.
+func serviceEnv(cfg *config.Config, s *graph.Service) map[string]string {
+	return map[string]string{
+		"OTEL_SERVICE_NAME":           s.Name,
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + cfg.Observability.OTelCollectorEndpoint,
+		"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+		"OTEL_TRACES_SAMPLER":         "parentbased_traceidratio",
+		"OTEL_TRACES_SAMPLER_ARG":     strconv.FormatFloat(cfg.Observability.TraceSamplingRatio, 'f', -1, 64),
+		"OTEL_RESOURCE_ATTRIBUTES":    "deployment.environment.name=" + string(cfg.Environment) + ",service.namespace=" + s.Namespace,
+	}
+}
+
+// toOutput turns plain Go data into a Pulumi value by a JSON round trip, so
+// exported outputs keep the JSON field names the checks read back.
+func toOutput(v any) pulumi.Input {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return pulumi.Any(nil)
+	}
+	var out any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return pulumi.Any(nil)
+	}
+	return pulumi.Any(out)
+}

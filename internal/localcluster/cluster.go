@@ -1,0 +1,409 @@
+// Package localcluster runs a real Kubernetes control plane as local
+// processes: etcd, kube-apiserver, kube-controller-manager, kube-scheduler
+// and kwok, whose fake nodes run pods "Ready" without containers. The API,
+// its admission, validation, garbage collection, namespace finalisation,
+// Deployment rollouts and Service endpoints are the real upstream code; only
+// the kubelet is simulated. Processes outlive the command that starts them
+// (make up, then make destroy later) and are tracked by pid files in the
+// state folder.
+package localcluster
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Options locate the tools and the state folder.
+type Options struct {
+	// StateDir holds PKI, etcd data, logs, pid files and kubeconfigs.
+	StateDir string
+	// BinDir holds etcd, kube-apiserver, kube-controller-manager,
+	// kube-scheduler and kwok.
+	BinDir string
+	// StagesDir holds kwok's stage definitions.
+	StagesDir string
+	// Nodes is the number of fake nodes, spread over as many zones; default 3.
+	Nodes int
+	// Log receives progress lines; nil discards them.
+	Log func(format string, args ...any)
+}
+
+// Cluster is a running local cluster.
+type Cluster struct {
+	// Kubeconfig is the admin kubeconfig path.
+	Kubeconfig string
+	// Server is the API server URL.
+	Server string
+}
+
+// components in start order; each is stopped in reverse.
+var components = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+
+// KubeconfigPath is where the admin kubeconfig of the cluster in stateDir is written.
+func KubeconfigPath(stateDir string) string { return filepath.Join(stateDir, "kubeconfig") }
+
+func (o *Options) logf(format string, args ...any) {
+	if o.Log != nil {
+		o.Log(format, args...)
+	}
+}
+
+// Up starts the cluster in o.StateDir, or returns the one already running
+// there. It waits until the API answers and every fake node is Ready.
+func Up(ctx context.Context, o Options) (*Cluster, error) {
+	if o.Nodes == 0 {
+		o.Nodes = 3
+	}
+	for _, c := range components {
+		if _, err := os.Stat(filepath.Join(o.BinDir, c)); err != nil {
+			return nil, fmt.Errorf("local cluster: %s not found in %s (run `make tools`): %w", c, o.BinDir, err)
+		}
+	}
+	if Running(o.StateDir) {
+		cl := &Cluster{Kubeconfig: KubeconfigPath(o.StateDir)}
+		if server, err := readServer(o.StateDir); err == nil {
+			cl.Server = server
+			if err := waitReady(ctx, o.StateDir, server, 30*time.Second); err == nil {
+				o.logf("local cluster already running at %s", server)
+				return cl, nil
+			}
+		}
+		o.logf("local cluster in %s is unhealthy; restarting it", o.StateDir)
+		if err := Down(o.StateDir); err != nil {
+			return nil, err
+		}
+	}
+	if err := Down(o.StateDir); err != nil { // clear leftovers of a crash
+		return nil, err
+	}
+	pki := filepath.Join(o.StateDir, "pki")
+	if err := ensurePKI(pki); err != nil {
+		return nil, fmt.Errorf("local cluster PKI: %w", err)
+	}
+	ports, err := freePorts(6)
+	if err != nil {
+		return nil, fmt.Errorf("local cluster: finding free ports: %w", err)
+	}
+	etcdClient, etcdPeer, apiPort, kwokPort := ports[0], ports[1], ports[2], ports[3]
+	server := fmt.Sprintf("https://127.0.0.1:%d", apiPort)
+	tokens, err := readTokens(filepath.Join(pki, "tokens.csv"))
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range identities {
+		if err := writeKubeconfig(filepath.Join(o.StateDir, "kubeconfig-"+id.name), server, filepath.Join(pki, "ca.crt"), id.user, tokens[id.user]); err != nil {
+			return nil, err
+		}
+	}
+	admin := KubeconfigPath(o.StateDir)
+	if err := writeKubeconfig(admin, server, filepath.Join(pki, "ca.crt"), "bulwark-admin", tokens["bulwark-admin"]); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(o.StateDir, "server"), []byte(server), 0o600); err != nil {
+		return nil, err
+	}
+
+	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdClient)
+	kc := func(name string) string { return filepath.Join(o.StateDir, "kubeconfig-"+name) }
+	o.logf("starting etcd on 127.0.0.1:%d", etcdClient)
+	if err := o.start("etcd",
+		"--name=bulwark-local",
+		"--data-dir="+filepath.Join(o.StateDir, "etcd"),
+		"--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
+		fmt.Sprintf("--listen-peer-urls=http://127.0.0.1:%d", etcdPeer),
+		fmt.Sprintf("--initial-advertise-peer-urls=http://127.0.0.1:%d", etcdPeer),
+		fmt.Sprintf("--initial-cluster=bulwark-local=http://127.0.0.1:%d", etcdPeer),
+		"--listen-metrics-urls=", "--quota-backend-bytes=2147483648",
+	); err != nil {
+		return nil, err
+	}
+	if err := waitHTTP(ctx, etcdURL+"/health", 60*time.Second); err != nil {
+		return nil, o.fail("etcd", err)
+	}
+	o.logf("starting kube-apiserver on %s", server)
+	if err := o.start("kube-apiserver",
+		"--etcd-servers="+etcdURL,
+		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+		fmt.Sprintf("--secure-port=%d", apiPort),
+		"--tls-cert-file="+filepath.Join(pki, "apiserver.crt"),
+		"--tls-private-key-file="+filepath.Join(pki, "apiserver.key"),
+		"--client-ca-file="+filepath.Join(pki, "ca.crt"),
+		"--token-auth-file="+filepath.Join(pki, "tokens.csv"),
+		"--service-account-key-file="+filepath.Join(pki, "sa.pub"),
+		"--service-account-signing-key-file="+filepath.Join(pki, "sa.key"),
+		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--authorization-mode=Node,RBAC",
+		"--service-cluster-ip-range=10.96.0.0/16",
+		"--allow-privileged=false",
+		"--enable-admission-plugins=NodeRestriction",
+		"--profiling=false",
+	); err != nil {
+		return nil, err
+	}
+	if err := waitReady(ctx, o.StateDir, server, 90*time.Second); err != nil {
+		return nil, o.fail("kube-apiserver", err)
+	}
+	o.logf("starting kube-controller-manager, kube-scheduler and kwok")
+	if err := o.start("kube-controller-manager",
+		"--kubeconfig="+kc("controller-manager"),
+		"--leader-elect=false", "--secure-port=0",
+		"--use-service-account-credentials=true",
+		"--service-account-private-key-file="+filepath.Join(pki, "sa.key"),
+		"--root-ca-file="+filepath.Join(pki, "ca.crt"),
+		"--controllers=*",
+		"--concurrent-deployment-syncs=10", "--concurrent-replicaset-syncs=10",
+	); err != nil {
+		return nil, err
+	}
+	if err := o.start("kube-scheduler",
+		"--kubeconfig="+kc("scheduler"),
+		"--leader-elect=false", "--secure-port=0",
+	); err != nil {
+		return nil, err
+	}
+	kwokArgs := []string{
+		"--kubeconfig=" + kc("kwok"),
+		"--manage-all-nodes=false",
+		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+		"--node-ip=10.0.0.1", "--cidr=10.0.0.1/24",
+		fmt.Sprintf("--server-address=127.0.0.1:%d", kwokPort),
+	}
+	stages, err := filepath.Glob(filepath.Join(o.StagesDir, "*.yaml"))
+	if err != nil || len(stages) == 0 {
+		return nil, fmt.Errorf("local cluster: no kwok stage definitions in %s (run `make tools`)", o.StagesDir)
+	}
+	for _, s := range stages {
+		kwokArgs = append(kwokArgs, "--config="+s)
+	}
+	if err := o.start("kwok", kwokArgs...); err != nil {
+		return nil, err
+	}
+	if err := ensureNodes(ctx, admin, o.Nodes, 120*time.Second); err != nil {
+		return nil, o.fail("kwok", err)
+	}
+	o.logf("local cluster ready: %d nodes; kubeconfig %s", o.Nodes, admin)
+	return &Cluster{Kubeconfig: admin, Server: server}, nil
+}
+
+// start launches a component detached from the caller's session, with
+// its output in logs/<name>.log and its pid in pids/<name>.
+func (o *Options) start(name string, args ...string) error {
+	for _, d := range []string{"logs", "pids"} {
+		if err := os.MkdirAll(filepath.Join(o.StateDir, d), 0o700); err != nil {
+			return err
+		}
+	}
+	logf, err := os.OpenFile(filepath.Join(o.StateDir, "logs", name+".log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(filepath.Join(o.BinDir, name), args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Dir = o.StateDir
+	cmd.Env = append(os.Environ(), "HOME="+o.StateDir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("local cluster: starting %s: %w", name, err)
+	}
+	pid := cmd.Process.Pid
+	// Reap the child if this process lives on (tests); a CLI exits and
+	// leaves it to init.
+	go func() { _ = cmd.Wait() }()
+	return os.WriteFile(filepath.Join(o.StateDir, "pids", name), []byte(strconv.Itoa(pid)), 0o600)
+}
+
+// fail stops what was started and reports the component's log tail.
+func (o *Options) fail(name string, err error) error {
+	tail := logTail(filepath.Join(o.StateDir, "logs", name+".log"), 20)
+	_ = Down(o.StateDir)
+	return fmt.Errorf("local cluster: %s did not become ready: %w\n--- last lines of %s.log ---\n%s", name, err, name, tail)
+}
+
+// Down stops every component of the cluster in stateDir. Data, PKI and
+// kubeconfigs stay, so a later Up resumes the same cluster.
+func Down(stateDir string) error {
+	var errs []error
+	for i := len(components) - 1; i >= 0; i-- {
+		pidFile := filepath.Join(stateDir, "pids", components[i])
+		raw, err := os.ReadFile(pidFile)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		} else if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+		if err == nil {
+			stopProcess(pid, 15*time.Second)
+		}
+		if err := os.Remove(pidFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Running reports whether any component of the cluster in stateDir runs.
+func Running(stateDir string) bool {
+	for _, c := range components {
+		raw, err := os.ReadFile(filepath.Join(stateDir, "pids", c))
+		if err != nil {
+			continue
+		}
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(raw))); err == nil && alive(pid) {
+			return true
+		}
+	}
+	return false
+}
+
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	// A zombie still answers signal 0: look at its state.
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	return len(fields) > 0 && fields[0] != "Z"
+}
+
+func stopProcess(pid int, grace time.Duration) {
+	if !alive(pid) {
+		return
+	}
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) {
+		if !alive(pid) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	for i := 0; i < 50 && alive(pid); i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func freePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	var ports []int
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+func readTokens(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = -1
+	rows, err := r.ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	out := map[string]string{}
+	for _, row := range rows {
+		if len(row) >= 2 {
+			out[row[1]] = row[0]
+		}
+	}
+	return out, nil
+}
+
+func readServer(stateDir string) (string, error) {
+	raw, err := os.ReadFile(filepath.Join(stateDir, "server"))
+	return strings.TrimSpace(string(raw)), err
+}
+
+func writeKubeconfig(path, server, caFile, user, token string) error {
+	if token == "" {
+		return fmt.Errorf("local cluster: no token for %s", user)
+	}
+	content := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: bulwark-local
+  cluster:
+    server: %s
+    certificate-authority: %s
+users:
+- name: %s
+  user:
+    token: %s
+contexts:
+- name: bulwark-local
+  context:
+    cluster: bulwark-local
+    user: %s
+current-context: bulwark-local
+`, server, caFile, user, token, user)
+	return os.WriteFile(path, []byte(content), 0o600)
+}
+
+func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last error
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("%s answered %s", url, resp.Status)
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), last)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func logTail(path string, n int) string {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

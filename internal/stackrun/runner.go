@@ -1,0 +1,189 @@
+// Package stackrun runs Pulumi operations on a Bulwark stack through the
+// Automation API with the inline program (the Go language host is not
+// needed), on a file backend in the state folder unless PULUMI_BACKEND_URL
+// names another.
+package stackrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+
+	"github.com/bulwark-platform/bulwark/infra/program"
+)
+
+// Project is the Pulumi project name.
+const Project = "bulwark"
+
+// localPassphrase encrypts the secrets of the throwaway local and ci
+// stacks. It protects nothing of value and is public by design; every
+// other stack needs PULUMI_CONFIG_PASSPHRASE (or another secrets provider).
+const localPassphrase = "bulwark-local-not-secret"
+
+// Runner runs operations on one stack.
+type Runner struct {
+	// ProjectDir holds Pulumi.yaml and stacks/.
+	ProjectDir string
+	// StateDir holds the file backend and PULUMI_HOME.
+	StateDir string
+	// Stack is the stack name (local, ci, dev, staging, prod).
+	Stack string
+	// Kubeconfig is handed to the program's Kubernetes provider.
+	Kubeconfig string
+	// Out receives the engine's progress.
+	Out io.Writer
+	// Log receives the runner's own progress lines.
+	Log func(format string, args ...any)
+}
+
+func (r *Runner) logf(format string, args ...any) {
+	if r.Log != nil {
+		r.Log(format, args...)
+	}
+}
+
+func (r *Runner) env() (map[string]string, error) {
+	backend := os.Getenv("PULUMI_BACKEND_URL")
+	if backend == "" {
+		dir := filepath.Join(r.StateDir, "pulumi-backend")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		backend = "file://" + dir
+	}
+	pass := os.Getenv("PULUMI_CONFIG_PASSPHRASE")
+	if pass == "" && os.Getenv("PULUMI_CONFIG_PASSPHRASE_FILE") == "" {
+		if r.Stack != "local" && r.Stack != "ci" {
+			return nil, fmt.Errorf("stack %s: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) to the stack's passphrase", r.Stack)
+		}
+		pass = localPassphrase
+	}
+	home := filepath.Join(r.StateDir, "pulumi-home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, err
+	}
+	env := map[string]string{
+		"PULUMI_BACKEND_URL":                          backend,
+		"PULUMI_HOME":                                 home,
+		"PULUMI_SKIP_UPDATE_CHECK":                    "true",
+		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+	}
+	if pass != "" {
+		env["PULUMI_CONFIG_PASSPHRASE"] = pass
+	}
+	return env, nil
+}
+
+// stack selects or creates the stack and installs the inline program with
+// the list of configuration keys the stack sets, so that the program can
+// reject unknown keys.
+func (r *Runner) stack(ctx context.Context) (auto.Stack, error) {
+	if r.Stack == "" {
+		return auto.Stack{}, errors.New("stack name is empty")
+	}
+	if _, err := os.Stat(filepath.Join(r.ProjectDir, "stacks", "Pulumi."+r.Stack+".yaml")); err != nil {
+		return auto.Stack{}, fmt.Errorf("stack %s: no stacks/Pulumi.%s.yaml in %s", r.Stack, r.Stack, r.ProjectDir)
+	}
+	env, err := r.env()
+	if err != nil {
+		return auto.Stack{}, err
+	}
+	// The program is replaced below, once the configuration keys are known.
+	s, err := auto.UpsertStackInlineSource(ctx, "organization/"+Project+"/"+r.Stack, Project, program.New(program.Options{}),
+		auto.WorkDir(r.ProjectDir),
+		auto.EnvVars(env),
+		auto.SecretsProvider("passphrase"),
+	)
+	if err != nil {
+		return auto.Stack{}, fmt.Errorf("selecting stack %s: %w", r.Stack, err)
+	}
+	cfg, err := s.GetAllConfig(ctx)
+	if err != nil {
+		return auto.Stack{}, fmt.Errorf("reading configuration of stack %s: %w", r.Stack, err)
+	}
+	keys := make([]string, 0, len(cfg))
+	for k := range cfg {
+		keys = append(keys, k)
+	}
+	s.Workspace().SetProgram(program.New(program.Options{ConfigKeys: keys, Kubeconfig: r.Kubeconfig}))
+	return s, nil
+}
+
+// Result is what an update left behind, for the summary.
+type Result struct {
+	Stack     string
+	Up        auto.UpResult
+	Resources []Resource
+}
+
+// Up deploys the stack and returns its outputs and resources.
+func (r *Runner) Up(ctx context.Context, opts ...optup.Option) (*Result, error) {
+	s, err := r.stack(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.logf("pulumi up: stack %s", r.Stack)
+	opts = append([]optup.Option{optup.ProgressStreams(r.out()), optup.Color("never")}, opts...)
+	res, err := s.Up(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("pulumi up of stack %s: %w", r.Stack, err)
+	}
+	resources, err := r.resources(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Stack: r.Stack, Up: res, Resources: resources}, nil
+}
+
+// Preview shows what an update would change.
+func (r *Runner) Preview(ctx context.Context, opts ...optpreview.Option) (auto.PreviewResult, error) {
+	s, err := r.stack(ctx)
+	if err != nil {
+		return auto.PreviewResult{}, err
+	}
+	r.logf("pulumi preview: stack %s", r.Stack)
+	opts = append([]optpreview.Option{optpreview.ProgressStreams(r.out()), optpreview.Color("never")}, opts...)
+	res, err := s.Preview(ctx, opts...)
+	if err != nil {
+		return res, fmt.Errorf("pulumi preview of stack %s: %w", r.Stack, err)
+	}
+	return res, nil
+}
+
+// Destroy removes every resource of the stack.
+func (r *Runner) Destroy(ctx context.Context, opts ...optdestroy.Option) error {
+	s, err := r.stack(ctx)
+	if err != nil {
+		return err
+	}
+	r.logf("pulumi destroy: stack %s", r.Stack)
+	opts = append([]optdestroy.Option{optdestroy.ProgressStreams(r.out()), optdestroy.Color("never")}, opts...)
+	if _, err := s.Destroy(ctx, opts...); err != nil {
+		return fmt.Errorf("pulumi destroy of stack %s: %w", r.Stack, err)
+	}
+	return nil
+}
+
+// Outputs returns the stack's current outputs.
+func (r *Runner) Outputs(ctx context.Context) (auto.OutputMap, error) {
+	s, err := r.stack(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.Outputs(ctx)
+}
+
+func (r *Runner) out() io.Writer {
+	if r.Out == nil {
+		return io.Discard
+	}
+	return r.Out
+}

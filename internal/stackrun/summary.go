@@ -1,0 +1,242 @@
+package stackrun
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+)
+
+// Resource is one Kubernetes object of the stack as Pulumi last read it.
+type Resource struct {
+	Type    string
+	Outputs map[string]any
+}
+
+// resources reads the stack's checkpoint: every custom Kubernetes resource
+// with the outputs the API server returned for it.
+func (r *Runner) resources(ctx context.Context, s auto.Stack) ([]Resource, error) {
+	dep, err := s.Export(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("exporting stack %s: %w", r.Stack, err)
+	}
+	var d apitype.DeploymentV3
+	if err := json.Unmarshal(dep.Deployment, &d); err != nil {
+		return nil, fmt.Errorf("reading the checkpoint of stack %s: %w", r.Stack, err)
+	}
+	var out []Resource
+	for _, res := range d.Resources {
+		t := string(res.Type)
+		if !res.Custom || !strings.HasPrefix(t, "kubernetes:") || strings.HasPrefix(t, "pulumi:providers:") {
+			continue
+		}
+		out = append(out, Resource{Type: t, Outputs: res.Outputs})
+	}
+	return out, nil
+}
+
+// Check is one line of the security posture.
+type Check struct {
+	Name      string
+	Pass, Of  int
+	Offenders []string
+}
+
+// OK reports whether every object passed.
+func (c Check) OK() bool { return c.Pass == c.Of && c.Of > 0 }
+
+// Posture evaluates the security promises over the stack's objects.
+func Posture(resources []Resource) []Check {
+	var namespaces, deployments, pdbs, hpas, vpas []Resource
+	for _, r := range resources {
+		switch kind(r.Type) {
+		case "Namespace":
+			namespaces = append(namespaces, r)
+		case "Deployment":
+			deployments = append(deployments, r)
+		case "PodDisruptionBudget":
+			pdbs = append(pdbs, r)
+		case "HorizontalPodAutoscaler":
+			hpas = append(hpas, r)
+		case "VerticalPodAutoscaler":
+			vpas = append(vpas, r)
+		}
+	}
+	check := func(name string, objs []Resource, ok func(Resource) bool) Check {
+		c := Check{Name: name, Of: len(objs)}
+		for _, o := range objs {
+			if ok(o) {
+				c.Pass++
+			} else {
+				c.Offenders = append(c.Offenders, objName(o))
+			}
+		}
+		return c
+	}
+	covered := func(targets []Resource, match func(d, t Resource) bool) func(Resource) bool {
+		return func(d Resource) bool {
+			return slices.ContainsFunc(targets, func(t Resource) bool {
+				return str(t.Outputs, "metadata", "namespace") == str(d.Outputs, "metadata", "namespace") && match(d, t)
+			})
+		}
+	}
+	sameSelector := func(d, t Resource) bool {
+		return maps.Equal(strMap(get(d.Outputs, "spec", "selector", "matchLabels")), strMap(get(t.Outputs, "spec", "selector", "matchLabels")))
+	}
+	targetsIt := func(d, t Resource) bool {
+		ref := "scaleTargetRef"
+		if kind(t.Type) == "VerticalPodAutoscaler" {
+			ref = "targetRef"
+		}
+		return str(t.Outputs, "spec", ref, "kind") == "Deployment" && str(t.Outputs, "spec", ref, "name") == str(d.Outputs, "metadata", "name")
+	}
+	return []Check{
+		check(`namespaces enforcing Pod Security "restricted"`, namespaces, func(r Resource) bool {
+			return str(r.Outputs, "metadata", "labels", "pod-security.kubernetes.io/enforce") == "restricted"
+		}),
+		check("deployments with every replica ready", deployments, func(r Resource) bool {
+			want, _ := get(r.Outputs, "spec", "replicas").(float64)
+			ready, _ := get(r.Outputs, "status", "readyReplicas").(float64)
+			return want > 0 && ready >= want
+		}),
+		check("deployments whose containers have liveness, readiness and startup probes", deployments, allContainers(func(c map[string]any) bool {
+			return get(c, "livenessProbe") != nil && get(c, "readinessProbe") != nil && get(c, "startupProbe") != nil
+		})),
+		check("deployments whose containers have CPU and memory requests and limits", deployments, allContainers(func(c map[string]any) bool {
+			return str(c, "resources", "limits", "cpu") != "" && str(c, "resources", "limits", "memory") != "" &&
+				str(c, "resources", "requests", "cpu") != "" && str(c, "resources", "requests", "memory") != ""
+		})),
+		check("deployments with a restricted securityContext", deployments, restricted),
+		check("deployments covered by a PodDisruptionBudget", deployments, covered(pdbs, sameSelector)),
+		check("deployments scaled by a HorizontalPodAutoscaler", deployments, covered(hpas, targetsIt)),
+		check("deployments sized by a VerticalPodAutoscaler", deployments, covered(vpas, targetsIt)),
+	}
+}
+
+func restricted(d Resource) bool {
+	pod, _ := get(d.Outputs, "spec", "template", "spec").(map[string]any)
+	podNonRoot, _ := get(pod, "securityContext", "runAsNonRoot").(bool)
+	podSeccomp := str(pod, "securityContext", "seccompProfile", "type")
+	return allContainers(func(c map[string]any) bool {
+		nonRoot, set := get(c, "securityContext", "runAsNonRoot").(bool)
+		if !set {
+			nonRoot = podNonRoot
+		}
+		seccomp := str(c, "securityContext", "seccompProfile", "type")
+		if seccomp == "" {
+			seccomp = podSeccomp
+		}
+		roRoot, _ := get(c, "securityContext", "readOnlyRootFilesystem").(bool)
+		escalation, escSet := get(c, "securityContext", "allowPrivilegeEscalation").(bool)
+		drops, _ := get(c, "securityContext", "capabilities", "drop").([]any)
+		return nonRoot && roRoot && escSet && !escalation && seccomp == "RuntimeDefault" && slices.Contains(drops, any("ALL"))
+	})(d)
+}
+
+func allContainers(ok func(map[string]any) bool) func(Resource) bool {
+	return func(d Resource) bool {
+		cs, _ := get(d.Outputs, "spec", "template", "spec", "containers").([]any)
+		if len(cs) == 0 {
+			return false
+		}
+		for _, c := range cs {
+			m, _ := c.(map[string]any)
+			if m == nil || !ok(m) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// WriteSummary prints resources by kind, the security posture and the
+// stack outputs.
+func WriteSummary(w io.Writer, res *Result) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "\n== Bulwark stack %q: %s ==\n", res.Stack, changeLine(res.Up))
+	counts := map[string]int{}
+	for _, r := range res.Resources {
+		counts[kind(r.Type)]++
+	}
+	fmt.Fprintf(tw, "\nResources by kind (%d):\n", len(res.Resources))
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		fmt.Fprintf(tw, "  %s\t%d\n", k, counts[k])
+	}
+	fmt.Fprintf(tw, "\nSecurity posture:\n")
+	for _, c := range Posture(res.Resources) {
+		mark := "ok  "
+		if !c.OK() {
+			mark = "FAIL"
+		}
+		line := fmt.Sprintf("  [%s] %s\t%d/%d", mark, c.Name, c.Pass, c.Of)
+		if len(c.Offenders) > 0 {
+			line += "\t(" + strings.Join(c.Offenders, ", ") + ")"
+		}
+		fmt.Fprintln(tw, line)
+	}
+	fmt.Fprintf(tw, "\nOutputs:\n")
+	for _, k := range slices.Sorted(maps.Keys(res.Up.Outputs)) {
+		raw, err := json.Marshal(res.Up.Outputs[k].Value)
+		if err != nil {
+			return fmt.Errorf("output %s: %w", k, err)
+		}
+		fmt.Fprintf(tw, "  %s:\t%s\n", k, raw)
+	}
+	return tw.Flush()
+}
+
+func changeLine(up auto.UpResult) string {
+	changes := up.Summary.ResourceChanges
+	if changes == nil || len(*changes) == 0 {
+		return up.Summary.Result
+	}
+	var parts []string
+	for _, op := range slices.Sorted(maps.Keys(*changes)) {
+		parts = append(parts, fmt.Sprintf("%d %s", (*changes)[op], op))
+	}
+	return up.Summary.Result + " (" + strings.Join(parts, ", ") + ")"
+}
+
+// kind is the last segment of a type token: kubernetes:apps/v1:Deployment.
+func kind(t string) string { return t[strings.LastIndexByte(t, ':')+1:] }
+
+func objName(r Resource) string {
+	if ns := str(r.Outputs, "metadata", "namespace"); ns != "" {
+		return ns + "/" + str(r.Outputs, "metadata", "name")
+	}
+	return str(r.Outputs, "metadata", "name")
+}
+
+func get(m any, path ...string) any {
+	cur := m
+	for _, p := range path {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = mm[p]
+	}
+	return cur
+}
+
+func str(m any, path ...string) string {
+	s, _ := get(m, path...).(string)
+	return s
+}
+
+func strMap(v any) map[string]string {
+	m, _ := v.(map[string]any)
+	out := make(map[string]string, len(m))
+	for k, x := range m {
+		s, _ := x.(string)
+		out[k] = s
+	}
+	return out
+}
