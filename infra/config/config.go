@@ -8,6 +8,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -118,21 +119,23 @@ var (
 
 // key is one top-level configuration key and where it decodes to.
 type key struct {
-	name        string
-	description string
-	target      func(*Config) any
+	name   string
+	target func(*Config) any
+	// replace: a value set on the stack replaces the default whole instead
+	// of overriding field by field.
+	replace bool
 }
 
-// Keys are every configuration key the program reads, in the order they
-// are declared in Pulumi.yaml.
+// keys are every configuration key the program reads. Pulumi.yaml
+// declares each with its type and description (a test keeps them in step).
 var keys = []key{
-	{"environment", "Environment whose defaults apply: local, ci, dev, staging or prod.", func(c *Config) any { return &c.Environment }},
-	{"kubernetes", "Cluster access: kubeconfig (path or contents) and context.", func(c *Config) any { return &c.Kubernetes }},
-	{"workloads", "Replicas, resources, autoscaling, VPA mode, grace period and topology spread of every service.", func(c *Config) any { return &c.Workloads }},
-	{"observability", "Trace sampling ratio and OpenTelemetry collector endpoint.", func(c *Config) any { return &c.Observability }},
-	{"vault", "Vault mode (dev or ha) and replicas.", func(c *Config) any { return &c.Vault }},
-	{"install", "Which third-party parts to install (false adopts an existing installation).", func(c *Config) any { return &c.Install }},
-	{"graph", "The service graph: gateway routes, services, calls, scopes and secrets.", func(c *Config) any { return &c.Graph }},
+	{"environment", func(c *Config) any { return &c.Environment }, false},
+	{"kubernetes", func(c *Config) any { return &c.Kubernetes }, false},
+	{"workloads", func(c *Config) any { return &c.Workloads }, false},
+	{"observability", func(c *Config) any { return &c.Observability }, false},
+	{"vault", func(c *Config) any { return &c.Vault }, false},
+	{"install", func(c *Config) any { return &c.Install }, false},
+	{"graph", func(c *Config) any { return &c.Graph }, true},
 }
 
 // KeyNames returns the full names ("bulwark:graph") of every known key.
@@ -142,17 +145,6 @@ func KeyNames() []string {
 		out[i] = Namespace + ":" + k.name
 	}
 	return out
-}
-
-// KeyDescription returns the description of a known key name without
-// namespace, for Pulumi.yaml and documentation.
-func KeyDescription(name string) string {
-	for _, k := range keys {
-		if k.name == name {
-			return k.description
-		}
-	}
-	return ""
 }
 
 // FieldError is a configuration error at one key path.
@@ -196,7 +188,11 @@ func Load(get Getter, present []string) (*Config, error) {
 		if !ok {
 			continue
 		}
-		if err := decodeStrict(Namespace+":"+k.name, raw, k.target(cfg)); err != nil {
+		target := k.target(cfg)
+		if k.replace {
+			reflect.ValueOf(target).Elem().SetZero()
+		}
+		if err := decodeStrict(Namespace+":"+k.name, raw, target); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -24,6 +24,10 @@ func decodeStrict(path string, raw string, out any) error {
 	if err := checkShape(path, v, reflect.TypeOf(out).Elem()); err != nil {
 		return err
 	}
+	// encoding/json decodes a list into the elements already there, so a
+	// default list would leak fields into the stack's list: a list in the
+	// stack file replaces the default list whole.
+	clearLists(v, reflect.ValueOf(out).Elem())
 	d := json.NewDecoder(bytes.NewReader([]byte(raw)))
 	if err := d.Decode(out); err != nil {
 		// checkShape accepts only what decodes; reaching here is a bug in it.
@@ -120,6 +124,30 @@ func checkShape(path string, v any, t reflect.Type) error {
 		return &FieldError{Path: path, Msg: fmt.Sprintf("unsupported configuration type %s", t)}
 	}
 	return nil
+}
+
+// clearLists sets to nil every list in target that v sets.
+func clearLists(v any, target reflect.Value) {
+	if target.Kind() == reflect.Pointer {
+		if target.IsNil() {
+			return
+		}
+		target = target.Elem()
+	}
+	switch target.Kind() {
+	case reflect.Slice:
+		if _, ok := v.([]any); ok {
+			target.Set(reflect.Zero(target.Type()))
+		}
+	case reflect.Struct:
+		m, _ := v.(map[string]any)
+		fields := jsonFields(target.Type())
+		for k, item := range m {
+			if f, ok := fields[k]; ok {
+				clearLists(item, target.FieldByIndex(f.Index))
+			}
+		}
+	}
 }
 
 // jsonFields maps the JSON names of t's exported fields to the fields.

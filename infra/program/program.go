@@ -151,10 +151,11 @@ func Platform(ctx *pulumi.Context, cfg *config.Config) error {
 		})
 	}
 
-	ctx.Export("environment", pulumi.String(string(cfg.Environment)))
-	ctx.Export("namespaces", pulumi.ToStringArray(nsNames))
-	ctx.Export("services", toOutput(services))
-	ctx.Export("workloads", toOutput(map[string]any{
+	servicesOut, err := toOutput(services)
+	if err != nil {
+		return fmt.Errorf("services output: %w", err)
+	}
+	workloadsOut, err := toOutput(map[string]any{
 		"replicas":                      w.Replicas,
 		"minReplicas":                   w.Autoscaling.MinReplicas,
 		"maxReplicas":                   w.Autoscaling.MaxReplicas,
@@ -162,7 +163,14 @@ func Platform(ctx *pulumi.Context, cfg *config.Config) error {
 		"terminationGracePeriodSeconds": w.TerminationGracePeriodSeconds,
 		"preStopSleepSeconds":           w.PreStopSleepSeconds,
 		"resources":                     w.Resources,
-	}))
+	})
+	if err != nil {
+		return fmt.Errorf("workloads output: %w", err)
+	}
+	ctx.Export("environment", pulumi.String(string(cfg.Environment)))
+	ctx.Export("namespaces", pulumi.ToStringArray(nsNames))
+	ctx.Export("services", servicesOut)
+	ctx.Export("workloads", workloadsOut)
 	return nil
 }
 
@@ -182,14 +190,14 @@ func serviceEnv(cfg *config.Config, s *graph.Service) map[string]string {
 
 // toOutput turns plain Go data into a Pulumi value by a JSON round trip, so
 // exported outputs keep the JSON field names the checks read back.
-func toOutput(v any) pulumi.Input {
+func toOutput(v any) (pulumi.Input, error) {
 	raw, err := json.Marshal(v)
 	if err != nil {
-		return pulumi.Any(nil)
+		return nil, err
 	}
 	var out any
 	if err := json.Unmarshal(raw, &out); err != nil {
-		return pulumi.Any(nil)
+		return nil, err
 	}
-	return pulumi.Any(out)
+	return pulumi.Any(out), nil
 }

@@ -1,0 +1,222 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+func load(m map[string]string) (*Config, error) { return Load(MapGetter(m), Keys(m)) }
+
+func TestEnvironmentDefaults(t *testing.T) {
+	for _, env := range Environments {
+		t.Run(string(env), func(t *testing.T) {
+			cfg, err := load(map[string]string{"bulwark:environment": string(env)})
+			if err != nil {
+				t.Fatalf("defaults of %s are invalid: %v", env, err)
+			}
+			if cfg.Environment != env {
+				t.Errorf("environment = %s", cfg.Environment)
+			}
+		})
+	}
+	prod, local := Defaults(Prod), Defaults(Local)
+	if prod.Workloads.Replicas < 3 || prod.Workloads.Autoscaling.MaxReplicas < 10 || prod.Vault.Mode != "ha" {
+		t.Errorf("prod defaults lack redundancy: %+v %+v", prod.Workloads, prod.Vault)
+	}
+	if local.Workloads.Replicas != 1 || local.Vault.Mode != "dev" {
+		t.Errorf("local defaults: replicas %d, vault %s", local.Workloads.Replicas, local.Vault.Mode)
+	}
+	if prod.Observability.TraceSamplingRatio >= local.Observability.TraceSamplingRatio {
+		t.Errorf("prod samples %v of traces, local %v: prod should sample less", prod.Observability.TraceSamplingRatio, local.Observability.TraceSamplingRatio)
+	}
+}
+
+func TestStackValuesOverrideOnlyWhatTheySet(t *testing.T) {
+	cfg, err := load(map[string]string{
+		"bulwark:environment": "prod",
+		"bulwark:workloads":   `{"replicas": 4, "autoscaling": {"maxReplicas": 20}}`,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := cfg.Workloads
+	if w.Replicas != 4 || w.Autoscaling.MaxReplicas != 20 {
+		t.Errorf("overrides not applied: %+v", w)
+	}
+	if w.Autoscaling.MinReplicas != 3 || w.Resources.Limits.CPU != "1" || w.TerminationGracePeriodSeconds != 45 {
+		t.Errorf("unset fields lost their prod defaults: %+v", w)
+	}
+}
+
+func TestGraphOverrideReplacesTheDefaultGraph(t *testing.T) {
+	cfg, err := load(map[string]string{
+		"bulwark:environment": "dev",
+		"bulwark:graph": `{"gateway": {"namespace": "edge", "serviceAccount": "gw", "calls": [{"target": "api", "methods": ["GET"], "paths": ["/v1/*"]}]},
+			"services": [{"name": "api", "namespace": "apps", "serviceAccount": "api", "port": 8080, "metricsPort": 9090, "image": "example/api:1"}]}`,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Graph.Services) != 1 || cfg.Graph.Services[0].Name != "api" || cfg.Graph.Gateway.Namespace != "edge" {
+		t.Errorf("graph not replaced: %+v", cfg.Graph)
+	}
+}
+
+func TestBadConfigurationNamesTheKey(t *testing.T) {
+	tests := []struct {
+		name   string
+		values map[string]string
+		want   string
+	}{
+		{"a call to an unknown service", map[string]string{
+			"bulwark:graph": `{"gateway": {"namespace": "edge", "serviceAccount": "gw", "calls": []},
+				"services": [{"name": "api", "namespace": "apps", "serviceAccount": "api", "port": 8080, "metricsPort": 9090, "image": "x/api:1",
+					"calls": [{"target": "ledger", "methods": ["GET"], "paths": ["/x"]}]}]}`},
+			`bulwark:graph.services[0].calls[0].target: unknown service "ledger"`},
+		{"a path without a slash", map[string]string{
+			"bulwark:graph": `{"gateway": {"namespace": "edge", "serviceAccount": "gw", "calls": [{"target": "api", "methods": ["GET"], "paths": ["v1"]}]},
+				"services": [{"name": "api", "namespace": "apps", "serviceAccount": "api", "port": 8080, "metricsPort": 9090, "image": "x/api:1"}]}`},
+			`bulwark:graph.gateway.calls[0].paths[0]: must start with "/"`},
+		{"negative replicas", map[string]string{"bulwark:workloads": `{"replicas": -1}`},
+			"bulwark:workloads.replicas: must be at least 1, got -1"},
+		{"an unknown top-level key", map[string]string{"bulwark:replicaCount": "3"},
+			"bulwark:replicaCount: unknown configuration key"},
+		{"an unknown nested key", map[string]string{"bulwark:workloads": `{"replica": 2}`},
+			"bulwark:workloads.replica: unknown key"},
+		{"an unknown key deep in the graph", map[string]string{"bulwark:graph": `{"services": [{"name": "a", "sidecar": true}]}`},
+			"bulwark:graph.services[0].sidecar: unknown key"},
+		{"a string where a number belongs", map[string]string{"bulwark:workloads": `{"replicas": "three"}`},
+			`bulwark:workloads.replicas: must be an integer, got the string "three"`},
+		{"a fraction where an integer belongs", map[string]string{"bulwark:workloads": `{"autoscaling": {"maxReplicas": 2.5}}`},
+			"bulwark:workloads.autoscaling.maxReplicas: must be an integer"},
+		{"a list where an object belongs", map[string]string{"bulwark:vault": `["ha"]`},
+			"bulwark:vault: must be an object, got a list"},
+		{"an unknown environment", map[string]string{"bulwark:environment": "qa"},
+			`bulwark:environment: "qa" is not one of local, ci, dev, staging, prod`},
+		{"requests above limits", map[string]string{"bulwark:workloads": `{"resources": {"requests": {"cpu": "2"}}}`},
+			"bulwark:workloads.resources.requests.cpu: 2 exceeds the limit"},
+		{"a malformed quantity", map[string]string{"bulwark:workloads": `{"resources": {"limits": {"memory": "lots"}}}`},
+			`bulwark:workloads.resources.limits.memory: "lots" is not a Kubernetes quantity`},
+		{"max replicas below min", map[string]string{"bulwark:workloads": `{"autoscaling": {"minReplicas": 4, "maxReplicas": 2}}`},
+			"bulwark:workloads.autoscaling.maxReplicas: must be at least minReplicas (4), got 2"},
+		{"a sampling ratio above one", map[string]string{"bulwark:observability": `{"traceSamplingRatio": 1.5}`},
+			"bulwark:observability.traceSamplingRatio: must be between 0 and 1, got 1.5"},
+		{"an unknown VPA mode", map[string]string{"bulwark:workloads": `{"vpaMode": "Auto"}`},
+			`bulwark:workloads.vpaMode: "Auto" is not one of`},
+		{"a preStop sleep as long as the grace period", map[string]string{"bulwark:workloads": `{"preStopSleepSeconds": 30}`},
+			"bulwark:workloads.preStopSleepSeconds: must be at least 0 and below terminationGracePeriodSeconds (30)"},
+		{"an even raft cluster", map[string]string{"bulwark:vault": `{"mode": "ha", "replicas": 4}`},
+			"bulwark:vault.replicas: ha mode (raft) needs an odd number"},
+		{"invalid JSON", map[string]string{"bulwark:install": `{istio: true`},
+			"bulwark:install: not a valid value"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			values := map[string]string{"bulwark:environment": "dev"}
+			for k, v := range tc.values {
+				values[k] = v
+			}
+			cfg, err := load(values)
+			if err == nil {
+				t.Fatalf("accepted: %+v", cfg)
+			}
+			if cfg != nil {
+				t.Error("returned a Config along with the error")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error does not name the key:\n got: %v\nwant: %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestEveryProblemIsReportedAtOnce(t *testing.T) {
+	_, err := load(map[string]string{
+		"bulwark:environment": "dev",
+		"bulwark:typo":        "1",
+		"bulwark:workloads":   `{"replicas": "x"}`,
+	})
+	var fe *FieldError
+	if !errors.As(err, &fe) {
+		t.Fatalf("error %T carries no FieldError", err)
+	}
+	for _, want := range []string{"bulwark:typo", "bulwark:workloads.replicas"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error misses %s: %v", want, err)
+		}
+	}
+}
+
+func TestProdRefusesVaultDevMode(t *testing.T) {
+	_, err := load(map[string]string{"bulwark:environment": "prod", "bulwark:vault": `{"mode": "dev", "replicas": 1}`})
+	if err == nil || !strings.Contains(err.Error(), "bulwark:vault.mode: dev mode") {
+		t.Fatalf("prod accepted Vault dev mode: %v", err)
+	}
+}
+
+func TestMissingEnvironment(t *testing.T) {
+	_, err := load(map[string]string{"bulwark:workloads": `{}`})
+	if err == nil || !strings.Contains(err.Error(), "bulwark:environment: must be set") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// Pulumi.yaml must declare exactly the keys the program reads, each with
+// a type and a description, so `pulumi config` and the program agree.
+func TestPulumiYAMLDeclaresEveryKey(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "Pulumi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var proj struct {
+		Config map[string]struct {
+			Type        string `yaml:"type"`
+			Description string `yaml:"description"`
+		} `yaml:"config"`
+	}
+	if err := yaml.Unmarshal(raw, &proj); err != nil {
+		t.Fatal(err)
+	}
+	var declared []string
+	for k, v := range proj.Config {
+		declared = append(declared, k)
+		if v.Type == "" || v.Description == "" {
+			t.Errorf("%s: declared without type or description", k)
+		}
+		wantType := "object"
+		if k == "bulwark:environment" {
+			wantType = "string"
+		}
+		if v.Type != wantType {
+			t.Errorf("%s: type %q, want %q", k, v.Type, wantType)
+		}
+	}
+	slices.Sort(declared)
+	known := KeyNames()
+	slices.Sort(known)
+	if !slices.Equal(declared, known) {
+		t.Errorf("Pulumi.yaml declares %v, the program reads %v", declared, known)
+	}
+}
+
+func TestEveryStackFileLoads(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "stacks", "Pulumi.*.yaml"))
+	if err != nil || len(files) != 5 {
+		t.Fatalf("want 5 stack files, got %v (%v)", files, err)
+	}
+	for _, f := range files {
+		m, err := ReadStackFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := load(m); err != nil {
+			t.Errorf("%s: %v", filepath.Base(f), err)
+		}
+	}
+}

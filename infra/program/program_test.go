@@ -1,0 +1,176 @@
+package program
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bulwark-platform/bulwark/infra/config"
+	"github.com/bulwark-platform/bulwark/internal/mocktest"
+)
+
+func runStack(t *testing.T, stack string, override map[string]string) (*mocktest.Mocks, error) {
+	t.Helper()
+	values, err := config.ReadStackFile(filepath.Join("..", "..", "stacks", "Pulumi."+stack+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range override {
+		values[k] = v
+	}
+	return mocktest.Run(stack, values, New(Options{ConfigKeys: config.Keys(values)}))
+}
+
+func containers(t *testing.T, d mocktest.Resource) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, c := range mocktest.Get(d.Inputs, "spec", "template", "spec", "containers").([]any) {
+		out = append(out, c.(map[string]any))
+	}
+	return out
+}
+
+// Each stack file, run through the whole program, must keep the
+// platform's promises; prod and local have their own.
+func TestEveryStackKeepsItsInvariants(t *testing.T) {
+	for _, stack := range []string{"local", "ci", "dev", "staging", "prod"} {
+		t.Run(stack, func(t *testing.T) {
+			m, err := runStack(t, stack, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			deployments := m.ByType("kubernetes:apps/v1:Deployment")
+			if len(deployments) != 3 {
+				t.Fatalf("got %d deployments, want 3 (order, payment, user)", len(deployments))
+			}
+			for _, d := range deployments {
+				replicas := mocktest.Get(d.Inputs, "spec", "replicas").(float64)
+				switch stack {
+				case "prod":
+					if replicas < 3 {
+						t.Errorf("%s: %v replicas in prod, want >= 3", d.Name, replicas)
+					}
+				case "local":
+					if replicas != 1 {
+						t.Errorf("%s: %v replicas locally, want 1", d.Name, replicas)
+					}
+				}
+				for _, c := range containers(t, d) {
+					for _, p := range []string{"livenessProbe", "readinessProbe", "startupProbe"} {
+						if c[p] == nil {
+							t.Errorf("%s: container %v has no %s", d.Name, c["name"], p)
+						}
+					}
+					if mocktest.Dig(c, "resources", "limits", "cpu") == nil || mocktest.Dig(c, "resources", "limits", "memory") == nil {
+						t.Errorf("%s: container without limits", d.Name)
+					}
+					sc, _ := c["securityContext"].(map[string]any)
+					if sc["runAsNonRoot"] != true || sc["readOnlyRootFilesystem"] != true || sc["allowPrivilegeEscalation"] != false ||
+						fmt.Sprint(mocktest.Dig(sc, "capabilities", "drop")) != "[ALL]" || mocktest.Dig(sc, "seccompProfile", "type") != "RuntimeDefault" {
+						t.Errorf("%s: securityContext not restricted: %v", d.Name, sc)
+					}
+				}
+			}
+			for _, pdb := range m.ByType("kubernetes:policy/v1:PodDisruptionBudget") {
+				if stack == "prod" {
+					if minAv, _ := mocktest.Get(pdb.Inputs, "spec", "minAvailable").(float64); minAv < 2 {
+						t.Errorf("%s: prod PDB minAvailable %v, want >= 2", pdb.Name, minAv)
+					}
+				}
+			}
+			for _, hpa := range m.ByType("kubernetes:autoscaling/v2:HorizontalPodAutoscaler") {
+				if stack == "prod" && mocktest.Get(hpa.Inputs, "spec", "maxReplicas").(float64) < 10 {
+					t.Errorf("%s: prod HPA max %v, want >= 10", hpa.Name, mocktest.Get(hpa.Inputs, "spec", "maxReplicas"))
+				}
+			}
+			if got := len(m.ByType("kubernetes:policy/v1:PodDisruptionBudget")); got != 3 {
+				t.Errorf("got %d PDBs, want one per service", got)
+			}
+			for _, ns := range m.ByType("kubernetes:core/v1:Namespace") {
+				if mocktest.Get(ns.Inputs, "metadata", "labels", "pod-security.kubernetes.io/enforce") != "restricted" {
+					t.Errorf("namespace %s does not enforce restricted", ns.Name)
+				}
+			}
+			providers := m.ByType("pulumi:providers:kubernetes")
+			if len(providers) != 1 {
+				t.Fatalf("got %d kubernetes providers, want exactly the explicit one", len(providers))
+			}
+			for _, r := range m.All() {
+				if strings.HasPrefix(r.Type, "kubernetes:") && !strings.Contains(r.Provider, "pulumi:providers:kubernetes::kubernetes::") {
+					t.Errorf("%s %s uses provider %q, not the explicit one", r.Type, r.Name, r.Provider)
+				}
+			}
+		})
+	}
+}
+
+func TestSamplingReachesTheWorkloads(t *testing.T) {
+	m, err := runStack(t, "prod", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range m.ByType("kubernetes:apps/v1:Deployment") {
+		env := map[string]string{}
+		for _, e := range containers(t, d)[0]["env"].([]any) {
+			em := e.(map[string]any)
+			if v, ok := em["value"].(string); ok {
+				env[em["name"].(string)] = v
+			}
+		}
+		if env["OTEL_TRACES_SAMPLER_ARG"] != "0.05" || env["OTEL_TRACES_SAMPLER"] != "parentbased_traceidratio" {
+			t.Errorf("%s: sampler %q arg %q, want prod's 0.05", d.Name, env["OTEL_TRACES_SAMPLER"], env["OTEL_TRACES_SAMPLER_ARG"])
+		}
+	}
+}
+
+func TestKubeconfigFromTheRunnerWins(t *testing.T) {
+	values, err := config.ReadStackFile(filepath.Join("..", "..", "stacks", "Pulumi.dev.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := mocktest.Run("dev", values, New(Options{ConfigKeys: config.Keys(values), Kubeconfig: "/tmp/kc"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := m.ByType("pulumi:providers:kubernetes")[0]
+	if mocktest.Get(p.Inputs, "kubeconfig") != "/tmp/kc" || mocktest.Get(p.Inputs, "context") != "bulwark-dev" {
+		t.Errorf("provider inputs %v", p.Inputs.Mappable())
+	}
+}
+
+// A bad stack configuration fails before any resource is registered.
+func TestBadConfigurationRegistersNothing(t *testing.T) {
+	tests := []struct {
+		name     string
+		override map[string]string
+		want     string
+	}{
+		{"unknown key", map[string]string{"bulwark:replicas": "3"}, "bulwark:replicas: unknown configuration key"},
+		{"negative replicas", map[string]string{"bulwark:workloads": `{"replicas": -1}`}, "bulwark:workloads.replicas: must be at least 1"},
+		{"call to an unknown service", map[string]string{"bulwark:graph": `{"gateway": {"namespace": "edge", "serviceAccount": "gw", "calls": [{"target": "nope", "methods": ["GET"], "paths": ["/"]}]},
+			"services": [{"name": "api", "namespace": "apps", "serviceAccount": "api", "port": 8080, "metricsPort": 9090, "image": "x/api:1"}]}`},
+			`bulwark:graph.gateway.calls[0].target: unknown service "nope"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := runStack(t, "ci", tc.override)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+			if n := len(m.All()); n != 0 {
+				t.Errorf("%d resources registered despite the bad configuration", n)
+			}
+		})
+	}
+}
+
+// Under the Pulumi CLI the keys come from PULUMI_CONFIG.
+func TestKeysFromPulumiConfigEnv(t *testing.T) {
+	t.Setenv("PULUMI_CONFIG", `{"bulwark:environment": "dev", "bulwark:extra": "1"}`)
+	values := map[string]string{"bulwark:environment": "dev", "bulwark:extra": "1"}
+	_, err := mocktest.Run("dev", values, New(Options{}))
+	if err == nil || !strings.Contains(err.Error(), "bulwark:extra: unknown configuration key") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -1,0 +1,90 @@
+// Package mocktest runs Pulumi programs under the SDK's mock monitor and
+// records every registered resource with its inputs, parent and provider,
+// so that unit tests can assert the inputs that encode policy.
+package mocktest
+
+import (
+	"slices"
+	"sync"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Resource is one registered resource.
+type Resource struct {
+	Type, Name string
+	URN        string
+	Parent     string
+	Provider   string
+	Custom     bool
+	Inputs     resource.PropertyMap
+}
+
+// Mocks records resources and echoes inputs back as outputs.
+type Mocks struct {
+	mu        sync.Mutex
+	resources []Resource
+}
+
+// NewResource implements pulumi.MockResourceMonitor.
+func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	r := Resource{Type: args.TypeToken, Name: args.Name, Provider: args.Provider, Custom: args.Custom, Inputs: args.Inputs}
+	if rpc := args.RegisterRPC; rpc != nil {
+		r.Parent = rpc.GetParent()
+	}
+	m.mu.Lock()
+	m.resources = append(m.resources, r)
+	m.mu.Unlock()
+	return args.Name + "-id", args.Inputs, nil
+}
+
+// Call implements pulumi.MockResourceMonitor.
+func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	return args.Args, nil
+}
+
+// All returns every recorded resource.
+func (m *Mocks) All() []Resource {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.resources)
+}
+
+// ByType returns the recorded resources of one type token.
+func (m *Mocks) ByType(token string) []Resource {
+	var out []Resource
+	for _, r := range m.All() {
+		if r.Type == token {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Run runs program under mocks for the given stack with the given
+// configuration (full keys, "bulwark:graph", to JSON or plain values).
+func Run(stack string, config map[string]string, program pulumi.RunFunc) (*Mocks, error) {
+	m := &Mocks{}
+	withConfig := func(info *pulumi.RunInfo) { info.Config = config }
+	err := pulumi.RunErr(program, pulumi.WithMocks("bulwark", stack, m), withConfig)
+	return m, err
+}
+
+// Get walks nested maps and arrays of a property map by keys and returns
+// the plain Go value found, or nil.
+func Get(props resource.PropertyMap, path ...string) any {
+	return Dig(props.Mappable(), path...)
+}
+
+// Dig walks nested maps by keys and returns the value found, or nil.
+func Dig(v any, path ...string) any {
+	for _, p := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[p]
+	}
+	return v
+}

@@ -1,0 +1,105 @@
+package stackrun
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+)
+
+func obj(t *testing.T, typ, raw string) Resource {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		t.Fatal(err)
+	}
+	return Resource{Type: typ, Outputs: m}
+}
+
+const goodDeployment = `{"metadata": {"name": "order", "namespace": "shop"},
+ "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "order"}}, "template": {"spec": {
+  "securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}},
+  "containers": [{"name": "order",
+   "livenessProbe": {}, "readinessProbe": {}, "startupProbe": {},
+   "resources": {"requests": {"cpu": "1", "memory": "1Mi"}, "limits": {"cpu": "1", "memory": "1Mi"}},
+   "securityContext": {"readOnlyRootFilesystem": true, "allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}}]}}},
+ "status": {"readyReplicas": 2}}`
+
+func fixtures(t *testing.T, deployment string) []Resource {
+	return []Resource{
+		obj(t, "kubernetes:core/v1:Namespace", `{"metadata": {"name": "shop", "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}}`),
+		obj(t, "kubernetes:apps/v1:Deployment", deployment),
+		obj(t, "kubernetes:policy/v1:PodDisruptionBudget", `{"metadata": {"name": "order", "namespace": "shop"}, "spec": {"selector": {"matchLabels": {"app": "order"}}}}`),
+		obj(t, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", `{"metadata": {"name": "order", "namespace": "shop"}, "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "order"}}}`),
+		obj(t, "kubernetes:autoscaling.k8s.io/v1:VerticalPodAutoscaler", `{"metadata": {"name": "order", "namespace": "shop"}, "spec": {"targetRef": {"kind": "Deployment", "name": "order"}}}`),
+	}
+}
+
+func TestPosturePassesAHardenedStack(t *testing.T) {
+	for _, c := range Posture(fixtures(t, goodDeployment)) {
+		if !c.OK() {
+			t.Errorf("%s: %d/%d %v", c.Name, c.Pass, c.Of, c.Offenders)
+		}
+	}
+}
+
+func TestPostureNamesEachWeakness(t *testing.T) {
+	tests := []struct {
+		name, from, to, failing string
+	}{
+		{"root allowed", `"runAsNonRoot": true`, `"runAsNonRoot": false`, "restricted securityContext"},
+		{"capabilities kept", `"drop": ["ALL"]`, `"drop": []`, "restricted securityContext"},
+		{"no startup probe", `"startupProbe": {},`, ``, "probes"},
+		{"no memory limit", `"limits": {"cpu": "1", "memory": "1Mi"}`, `"limits": {"cpu": "1"}`, "requests and limits"},
+		{"not ready", `"readyReplicas": 2`, `"readyReplicas": 1`, "every replica ready"},
+		{"PDB selects other pods", `"name": "order", "namespace": "shop"},
+ "spec": {"replicas"`, `"name": "order", "namespace": "other"},
+ "spec": {"replicas"`, "PodDisruptionBudget"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := strings.Replace(goodDeployment, tc.from, tc.to, 1)
+			if d == goodDeployment {
+				t.Fatalf("fixture edit %q did not apply", tc.from)
+			}
+			failed := false
+			for _, c := range Posture(fixtures(t, d)) {
+				if strings.Contains(c.Name, tc.failing) {
+					failed = !c.OK()
+					if failed && (len(c.Offenders) != 1 || !strings.HasSuffix(c.Offenders[0], "/order")) {
+						t.Errorf("offenders = %v", c.Offenders)
+					}
+				}
+			}
+			if !failed {
+				t.Errorf("posture check %q still passes", tc.failing)
+			}
+		})
+	}
+}
+
+func TestSummaryListsKindsPostureAndOutputs(t *testing.T) {
+	changes := map[string]int{"create": 5}
+	res := &Result{
+		Stack:     "ci",
+		Up:        auto.UpResult{Outputs: auto.OutputMap{"environment": {Value: "ci"}}},
+		Resources: fixtures(t, goodDeployment),
+	}
+	res.Up.Summary.Result = "succeeded"
+	res.Up.Summary.ResourceChanges = &changes
+	var buf bytes.Buffer
+	if err := WriteSummary(&buf, res); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{`stack "ci": succeeded (5 create)`, "Deployment", "[ok  ] namespaces enforcing", `environment:  "ci"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "FAIL") {
+		t.Errorf("summary reports a failure:\n%s", out)
+	}
+}

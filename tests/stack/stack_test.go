@@ -1,0 +1,319 @@
+// Package stack holds the stack checks: the ci stack deployed by the real
+// Pulumi engine (Automation API, inline program) to a real Kubernetes
+// control plane (etcd, kube-apiserver, controller-manager, scheduler) with
+// kwok nodes, then checked with terratest.
+//
+// What this proves and what it cannot: every object, field and default is
+// accepted by a real API server (with Pod Security Admission enforcing
+// "restricted"), Deployments roll out and Services get endpoints under
+// Pulumi's normal await logic, a second preview is empty and destroy
+// removes everything. No real containers run (kwok simulates the kubelet),
+// so nothing inside a pod is exercised here: probes are never called and
+// images are never pulled.
+//
+// It needs the pinned tools (`make tools`) and runs when BULWARK_STACK_TEST=1,
+// as `make test` sets.
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gruntwork-io/terratest/modules/k8s"
+	"github.com/gruntwork-io/terratest/modules/retry"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/bulwark-platform/bulwark/internal/localcluster"
+	"github.com/bulwark-platform/bulwark/internal/paths"
+	"github.com/bulwark-platform/bulwark/internal/stackrun"
+)
+
+// stackOutputs is the contract between the program and its checks.
+type stackOutputs struct {
+	Environment string   `json:"environment"`
+	Namespaces  []string `json:"namespaces"`
+	Services    []struct {
+		Name                         string `json:"name"`
+		Namespace                    string `json:"namespace"`
+		ServiceAccount               string `json:"serviceAccount"`
+		AutomountServiceAccountToken bool   `json:"automountServiceAccountToken"`
+		Port                         int    `json:"port"`
+	} `json:"services"`
+	Workloads struct {
+		Replicas                      int32  `json:"replicas"`
+		MinReplicas                   int32  `json:"minReplicas"`
+		MaxReplicas                   int32  `json:"maxReplicas"`
+		VPAMode                       string `json:"vpaMode"`
+		TerminationGracePeriodSeconds int64  `json:"terminationGracePeriodSeconds"`
+		PreStopSleepSeconds           int64  `json:"preStopSleepSeconds"`
+	} `json:"workloads"`
+}
+
+var vpaGVR = schema.GroupVersionResource{Group: "autoscaling.k8s.io", Version: "v1", Resource: "verticalpodautoscalers"}
+
+func TestCIStackOnLocalCluster(t *testing.T) {
+	if os.Getenv("BULWARK_STACK_TEST") != "1" {
+		t.Skip("stack check: set BULWARK_STACK_TEST=1 (make test does) after `make tools`")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	require.NoError(t, paths.PrependPath())
+
+	state := t.TempDir()
+	clusterOpts := localcluster.Options{
+		StateDir: filepath.Join(state, "cluster"), BinDir: paths.BinDir(), StagesDir: paths.StagesDir(),
+		Log: t.Logf,
+	}
+	// Cleanup is registered before anything starts, so a failure midway
+	// still stops every process.
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, c := range []string{"kube-apiserver", "kube-controller-manager", "kwok"} {
+				raw, _ := os.ReadFile(filepath.Join(clusterOpts.StateDir, "logs", c+".log"))
+				lines := strings.Split(string(raw), "\n")
+				t.Logf("--- tail of %s.log ---\n%s", c, strings.Join(lines[max(0, len(lines)-15):], "\n"))
+			}
+		}
+		_ = localcluster.Down(clusterOpts.StateDir)
+	})
+	cluster, err := localcluster.Up(ctx, clusterOpts)
+	require.NoError(t, err)
+	kubectl := k8s.NewKubectlOptions("", cluster.Kubeconfig, "")
+	restCfg, err := k8s.LoadApiClientConfigE(cluster.Kubeconfig, "")
+	require.NoError(t, err)
+	dyn, err := dynamic.NewForConfig(restCfg)
+	require.NoError(t, err)
+	installVPACRD(t, ctx, dyn)
+
+	project := copyProject(t, filepath.Join(state, "project"))
+	runner := &stackrun.Runner{
+		ProjectDir: project, StateDir: filepath.Join(state, "pulumi"), Stack: "ci",
+		Kubeconfig: cluster.Kubeconfig, Out: testWriter{t}, Log: t.Logf,
+	}
+	// Registered before up: whatever happens, the stack is destroyed.
+	destroyed := false
+	t.Cleanup(func() {
+		if !destroyed {
+			_ = runner.Destroy(context.Background())
+		}
+	})
+
+	res, err := runner.Up(ctx)
+	require.NoError(t, err, "pulumi up of the ci stack")
+	for _, c := range stackrun.Posture(res.Resources) {
+		assert.True(t, c.OK(), "posture %q: %d/%d, offenders %v", c.Name, c.Pass, c.Of, c.Offenders)
+	}
+
+	var out stackOutputs
+	raw, err := json.Marshal(map[string]any{
+		"environment": res.Up.Outputs["environment"].Value, "namespaces": res.Up.Outputs["namespaces"].Value,
+		"services": res.Up.Outputs["services"].Value, "workloads": res.Up.Outputs["workloads"].Value,
+	})
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &out))
+	require.Equal(t, "ci", out.Environment)
+	require.NotEmpty(t, out.Services)
+
+	t.Run("namespaces enforce Pod Security restricted", func(t *testing.T) {
+		require.NotEmpty(t, out.Namespaces)
+		for _, name := range out.Namespaces {
+			ns, err := k8s.GetNamespaceE(t, kubectl, name)
+			require.NoError(t, err)
+			for _, mode := range []string{"enforce", "audit", "warn"} {
+				assert.Equal(t, "restricted", ns.Labels["pod-security.kubernetes.io/"+mode], "%s %s", name, mode)
+			}
+		}
+	})
+
+	t.Run("the API server refuses a privileged pod in an application namespace", func(t *testing.T) {
+		cs, err := k8s.GetKubernetesClientFromOptionsE(t, kubectl)
+		require.NoError(t, err)
+		privileged := true
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "psa-probe"},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{
+				Name: "c", Image: "busybox", SecurityContext: &corev1.SecurityContext{Privileged: &privileged},
+			}}},
+		}
+		_, err = cs.CoreV1().Pods(out.Namespaces[0]).Create(ctx, pod, metav1.CreateOptions{})
+		require.Error(t, err, "a privileged pod was admitted")
+		assert.Contains(t, err.Error(), "violates PodSecurity")
+	})
+
+	for _, svc := range out.Services {
+		t.Run("service "+svc.Name, func(t *testing.T) {
+			opts := k8s.NewKubectlOptions("", cluster.Kubeconfig, svc.Namespace)
+			cs, err := k8s.GetKubernetesClientFromOptionsE(t, opts)
+			require.NoError(t, err)
+
+			sa, err := k8s.GetServiceAccountE(t, opts, svc.ServiceAccount)
+			require.NoError(t, err)
+			require.NotNil(t, sa.AutomountServiceAccountToken)
+			assert.Equal(t, svc.AutomountServiceAccountToken, *sa.AutomountServiceAccountToken)
+
+			d, err := k8s.GetDeploymentE(t, opts, svc.Name)
+			require.NoError(t, err)
+			assert.True(t, k8s.IsDeploymentAvailable(d), "deployment not available")
+			assert.Equal(t, out.Workloads.Replicas, *d.Spec.Replicas)
+			assert.Equal(t, out.Workloads.Replicas, d.Status.ReadyReplicas, "ready replicas")
+			pod := d.Spec.Template.Spec
+			assert.Equal(t, svc.ServiceAccount, pod.ServiceAccountName)
+			assert.Equal(t, out.Workloads.TerminationGracePeriodSeconds, *pod.TerminationGracePeriodSeconds)
+			require.NotNil(t, pod.SecurityContext)
+			assert.True(t, *pod.SecurityContext.RunAsNonRoot)
+			assert.Equal(t, corev1.SeccompProfileTypeRuntimeDefault, pod.SecurityContext.SeccompProfile.Type)
+			require.Len(t, pod.Containers, 1)
+			c := pod.Containers[0]
+			for name, p := range map[string]*corev1.Probe{"/health/live": c.LivenessProbe, "/health/ready": c.ReadinessProbe, "/health/startup": c.StartupProbe} {
+				require.NotNil(t, p, "probe %s", name)
+				assert.Equal(t, name, p.HTTPGet.Path)
+			}
+			for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+				limit, request := c.Resources.Limits[r], c.Resources.Requests[r]
+				assert.False(t, limit.IsZero(), "limit %s", r)
+				assert.False(t, request.IsZero(), "request %s", r)
+			}
+			sc := c.SecurityContext
+			require.NotNil(t, sc)
+			assert.True(t, *sc.ReadOnlyRootFilesystem)
+			assert.False(t, *sc.AllowPrivilegeEscalation)
+			assert.Equal(t, []corev1.Capability{"ALL"}, sc.Capabilities.Drop)
+			require.NotNil(t, c.Lifecycle.PreStop.Sleep)
+			assert.Equal(t, out.Workloads.PreStopSleepSeconds, c.Lifecycle.PreStop.Sleep.Seconds)
+
+			pods, err := k8s.ListPodsE(t, opts, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=" + svc.Name})
+			require.NoError(t, err)
+			running := 0
+			for _, p := range pods {
+				if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+					running++
+				}
+			}
+			assert.Equal(t, int(out.Workloads.Replicas), running, "running pods")
+
+			s, err := k8s.GetServiceE(t, opts, svc.Name)
+			require.NoError(t, err)
+			assert.Equal(t, int32(svc.Port), s.Spec.Ports[0].Port)
+			slices, err := cs.DiscoveryV1().EndpointSlices(svc.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=" + svc.Name})
+			require.NoError(t, err)
+			ready := 0
+			for _, sl := range slices.Items {
+				for _, e := range sl.Endpoints {
+					if e.Conditions.Ready != nil && *e.Conditions.Ready {
+						ready++
+					}
+				}
+			}
+			assert.Equal(t, int(out.Workloads.Replicas), ready, "ready endpoints of the Service")
+
+			pdb, err := cs.PolicyV1().PodDisruptionBudgets(svc.Namespace).Get(ctx, svc.Name, metav1.GetOptions{})
+			require.NoError(t, err)
+			if out.Workloads.Replicas >= 2 {
+				require.NotNil(t, pdb.Spec.MinAvailable)
+				assert.Equal(t, int(out.Workloads.Replicas-1), pdb.Spec.MinAvailable.IntValue())
+			} else {
+				require.NotNil(t, pdb.Spec.MaxUnavailable)
+			}
+			assert.Equal(t, d.Spec.Selector.MatchLabels, pdb.Spec.Selector.MatchLabels)
+
+			hpa, err := cs.AutoscalingV2().HorizontalPodAutoscalers(svc.Namespace).Get(ctx, svc.Name, metav1.GetOptions{})
+			require.NoError(t, err)
+			assert.Equal(t, out.Workloads.MinReplicas, *hpa.Spec.MinReplicas)
+			assert.Equal(t, out.Workloads.MaxReplicas, hpa.Spec.MaxReplicas)
+			assert.Equal(t, svc.Name, hpa.Spec.ScaleTargetRef.Name)
+
+			u, err := dyn.Resource(vpaGVR).Namespace(svc.Namespace).Get(ctx, svc.Name, metav1.GetOptions{})
+			require.NoError(t, err)
+			var vpa vpav1.VerticalPodAutoscaler
+			require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &vpa))
+			assert.Equal(t, svc.Name, vpa.Spec.TargetRef.Name)
+			require.NotNil(t, vpa.Spec.UpdatePolicy)
+			assert.Equal(t, out.Workloads.VPAMode, string(*vpa.Spec.UpdatePolicy.UpdateMode))
+		})
+	}
+
+	t.Run("a second preview shows no changes", func(t *testing.T) {
+		_, err := runner.Preview(ctx, optpreview.ExpectNoChanges())
+		require.NoError(t, err)
+	})
+
+	t.Run("a bad stack value fails the preview before registering anything", func(t *testing.T) {
+		stackFile := filepath.Join(project, "stacks", "Pulumi.ci.yaml")
+		orig, err := os.ReadFile(stackFile)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = os.WriteFile(stackFile, orig, 0o600) })
+		require.NoError(t, os.WriteFile(stackFile, append(orig, []byte("  bulwark:workloads:\n    replicas: -1\n  bulwark:replicaCount: 3\n")...), 0o600))
+		res, err := runner.Preview(ctx)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "bulwark:workloads.replicas: must be at least 1, got -1")
+		assert.Contains(t, err.Error(), "bulwark:replicaCount: unknown configuration key")
+		for op, n := range res.ChangeSummary {
+			assert.Zero(t, n, "preview of a bad stack planned %d %s", n, op)
+		}
+	})
+
+	t.Run("destroy leaves none of the stack's objects", func(t *testing.T) {
+		require.NoError(t, runner.Destroy(ctx))
+		destroyed = true
+		cs, err := k8s.GetKubernetesClientFromOptionsE(t, kubectl)
+		require.NoError(t, err)
+		for _, name := range out.Namespaces {
+			_, err := retry.DoWithRetryE(t, "namespace "+name+" deleted", 60, time.Second, func() (string, error) {
+				_, err := cs.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+				if apierrors.IsNotFound(err) {
+					return "gone", nil
+				}
+				return "", fmt.Errorf("namespace %s still present (%v)", name, err)
+			})
+			require.NoError(t, err)
+		}
+		deps, err := cs.AppsV1().Deployments("").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=bulwark"})
+		require.NoError(t, err)
+		assert.Empty(t, deps.Items)
+	})
+}
+
+// copyProject copies Pulumi.yaml and the stack files into dir, so that
+// the passphrase salt Pulumi writes into a new stack's file stays out of
+// the checkout.
+func copyProject(t *testing.T, dir string) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "stacks"), 0o755))
+	files, err := filepath.Glob(filepath.Join(root, "stacks", "Pulumi.*.yaml"))
+	require.NoError(t, err)
+	for _, f := range append(files, filepath.Join(root, "Pulumi.yaml")) {
+		rel, err := filepath.Rel(root, f)
+		require.NoError(t, err)
+		raw, err := os.ReadFile(f)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, rel), raw, 0o644))
+	}
+	return dir
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+var _ io.Writer = testWriter{}
