@@ -52,14 +52,7 @@ build_k8s_provider() {
   cp -r "$dir" "$tmp/src" && chmod -R u+w "$tmp/src"
   grep -v '^replace github.com/pulumi/pulumi-kubernetes/sdk/v4 => ../sdk' "$dir/go.mod" > "$tmp/src/go.mod"
   # main embeds compact copies that upstream's generator writes; write them here.
-  python3 - "$tmp/src/cmd/pulumi-resource-kubernetes" "$K8S_PROVIDER_VERSION" <<'PY'
-import json, sys, os
-d, v = sys.argv[1], sys.argv[2]
-s = json.load(open(os.path.join(d, "schema.json"))); s["version"] = v
-json.dump(s, open(os.path.join(d, "schema-embed.json"), "w"), separators=(",", ":"))
-m = json.load(open(os.path.join(d, "terraform-mapping.json")))
-json.dump(m, open(os.path.join(d, "terraform-mapping-embed.json"), "w"), separators=(",", ":"))
-PY
+  (cd "$ROOT" && GOFLAGS=-mod=readonly go run ./hack/embedschema "$tmp/src/cmd/pulumi-resource-kubernetes" "$K8S_PROVIDER_VERSION")
   (cd "$tmp/src" && go build -o "$tmp/pulumi-resource-kubernetes" \
      -ldflags "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$K8S_PROVIDER_VERSION" ./cmd/pulumi-resource-kubernetes)
   mkdir -p "$out" && mv "$tmp/pulumi-resource-kubernetes" "$out/" && link pulumi-resource-kubernetes "$out/pulumi-resource-kubernetes"
