@@ -89,14 +89,30 @@ build_kwok() {
   link kwok "$out/kwok"; ln -sfn "$out/stages" "$TOOLS_DIR/kwok-stages"
 }
 
-want=("$@"); (( ${#want[@]} )) || want=(pulumi k8s-provider cluster kwok)
+# CRDs of cluster add-ons the platform expects (the VerticalPodAutoscaler),
+# read from the module cache at the version go.mod pins, never copied into
+# the repository. The local cluster installs them.
+install_crds() {
+  local dir
+  dir=$(cd "$ROOT" && GOFLAGS=-mod=readonly go list -m -f '{{.Dir}}' k8s.io/autoscaler/vertical-pod-autoscaler)
+  if [[ -z "$dir" || ! -f "$dir/deploy/vpa-v1-crd-gen.yaml" ]]; then
+    (cd "$ROOT" && GOFLAGS=-mod=readonly go mod download k8s.io/autoscaler/vertical-pod-autoscaler)
+    dir=$(cd "$ROOT" && GOFLAGS=-mod=readonly go list -m -f '{{.Dir}}' k8s.io/autoscaler/vertical-pod-autoscaler)
+  fi
+  mkdir -p "$TOOLS_DIR/crds"
+  cp "$dir/deploy/vpa-v1-crd-gen.yaml" "$TOOLS_DIR/crds/vpa-v1.yaml"
+  chmod u+w "$TOOLS_DIR/crds/vpa-v1.yaml"
+}
+
+want=("$@"); (( ${#want[@]} )) || want=(pulumi k8s-provider cluster kwok crds)
 for t in "${want[@]}"; do
   case "$t" in
     pulumi) build_pulumi ;;
     k8s-provider) build_k8s_provider ;;
     cluster) build_cluster ;;
     kwok) build_kwok ;;
-    *) echo "tools.sh: unknown tool $t (pulumi, k8s-provider, cluster, kwok)" >&2; exit 2 ;;
+    crds) install_crds ;;
+    *) echo "tools.sh: unknown tool $t (pulumi, k8s-provider, cluster, kwok, crds)" >&2; exit 2 ;;
   esac
 done
 log "tools ready in $BIN"

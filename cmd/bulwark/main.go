@@ -51,6 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		StateDir:  state + "/cluster",
 		BinDir:    paths.BinDir(),
 		StagesDir: paths.StagesDir(),
+		CRDDir:    paths.CRDDir(),
 		Log:       logf,
 	}
 	switch args[0] {

@@ -189,18 +189,26 @@ func Load(get Getter, present []string) (*Config, error) {
 			continue
 		}
 		target := k.target(cfg)
+		if k.replace && strings.TrimSpace(raw) == "{}" {
+			// Pulumi.yaml's default: nothing set, keep the default value.
+			continue
+		}
+		saved := reflect.ValueOf(target).Elem().Interface()
 		if k.replace {
 			reflect.ValueOf(target).Elem().SetZero()
 		}
 		if err := decodeStrict(Namespace+":"+k.name, raw, target); err != nil {
 			errs = append(errs, err)
+			// Validate the rest against the default, so that one bad key
+			// doesn't bury the report in follow-on errors.
+			reflect.ValueOf(target).Elem().Set(reflect.ValueOf(saved))
 		}
+	}
+	if err := cfg.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
 	}
 	return cfg, nil
 }

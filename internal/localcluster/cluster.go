@@ -33,6 +33,9 @@ type Options struct {
 	BinDir string
 	// StagesDir holds kwok's stage definitions.
 	StagesDir string
+	// CRDDir holds CRDs that a real cluster would have from its add-ons
+	// (the VerticalPodAutoscaler's); every *.yaml in it is installed.
+	CRDDir string
 	// Nodes is the number of fake nodes, spread over as many zones; default 3.
 	Nodes int
 	// Log receives progress lines; nil discards them.
@@ -75,6 +78,12 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 		if server, err := readServer(o.StateDir); err == nil {
 			cl.Server = server
 			if err := waitReady(ctx, o.StateDir, server, 30*time.Second); err == nil {
+				if o.CRDDir != "" {
+					crds, _ := filepath.Glob(filepath.Join(o.CRDDir, "*.yaml"))
+					if err := InstallCRDs(ctx, cl.Kubeconfig, crds...); err != nil {
+						return nil, err
+					}
+				}
 				o.logf("local cluster already running at %s", server)
 				return cl, nil
 			}
@@ -191,6 +200,15 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	}
 	if err := ensureNodes(ctx, admin, o.Nodes, 120*time.Second); err != nil {
 		return nil, o.fail("kwok", err)
+	}
+	if o.CRDDir != "" {
+		crds, err := filepath.Glob(filepath.Join(o.CRDDir, "*.yaml"))
+		if err != nil {
+			return nil, err
+		}
+		if err := InstallCRDs(ctx, admin, crds...); err != nil {
+			return nil, o.fail("kube-apiserver", err)
+		}
 	}
 	o.logf("local cluster ready: %d nodes; kubeconfig %s", o.Nodes, admin)
 	return &Cluster{Kubeconfig: admin, Server: server}, nil

@@ -31,6 +31,9 @@ func BinDir() string { return filepath.Join(ToolsDir(), "bin") }
 // StagesDir holds kwok's stage definitions.
 func StagesDir() string { return filepath.Join(ToolsDir(), "kwok-stages") }
 
+// CRDDir holds the add-on CRDs the local cluster installs.
+func CRDDir() string { return filepath.Join(ToolsDir(), "crds") }
+
 // ProjectRoot walks up from the working directory to the folder holding
 // Pulumi.yaml.
 func ProjectRoot() (string, error) {

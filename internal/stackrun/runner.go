@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
@@ -134,7 +135,7 @@ func (r *Runner) Up(ctx context.Context, opts ...optup.Option) (*Result, error) 
 	opts = append([]optup.Option{optup.ProgressStreams(r.out()), optup.Color("never")}, opts...)
 	res, err := s.Up(ctx, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("pulumi up of stack %s: %w", r.Stack, err)
+		return nil, opError("up", r.Stack, err)
 	}
 	resources, err := r.resources(ctx, s)
 	if err != nil {
@@ -153,7 +154,7 @@ func (r *Runner) Preview(ctx context.Context, opts ...optpreview.Option) (auto.P
 	opts = append([]optpreview.Option{optpreview.ProgressStreams(r.out()), optpreview.Color("never")}, opts...)
 	res, err := s.Preview(ctx, opts...)
 	if err != nil {
-		return res, fmt.Errorf("pulumi preview of stack %s: %w", r.Stack, err)
+		return res, opError("preview", r.Stack, err)
 	}
 	return res, nil
 }
@@ -167,7 +168,7 @@ func (r *Runner) Destroy(ctx context.Context, opts ...optdestroy.Option) error {
 	r.logf("pulumi destroy: stack %s", r.Stack)
 	opts = append([]optdestroy.Option{optdestroy.ProgressStreams(r.out()), optdestroy.Color("never")}, opts...)
 	if _, err := s.Destroy(ctx, opts...); err != nil {
-		return fmt.Errorf("pulumi destroy of stack %s: %w", r.Stack, err)
+		return opError("destroy", r.Stack, err)
 	}
 	return nil
 }
@@ -186,4 +187,36 @@ func (r *Runner) out() io.Writer {
 		return io.Discard
 	}
 	return r.Out
+}
+
+// OpError is a failed Pulumi operation. Its message carries only the
+// engine's diagnostics: the full progress was already streamed to Out.
+type OpError struct {
+	Op, Stack string
+	Err       error
+}
+
+func (e *OpError) Error() string {
+	return fmt.Sprintf("pulumi %s of stack %s failed:\n%s", e.Op, e.Stack, diagnostics(e.Err.Error()))
+}
+
+func (e *OpError) Unwrap() error { return e.Err }
+
+func opError(op, stack string, err error) error {
+	return &OpError{Op: op, Stack: stack, Err: err}
+}
+
+// diagnostics cuts the "Diagnostics:" section out of the engine's output,
+// or returns the whole text when there is none.
+func diagnostics(out string) string {
+	_, after, ok := strings.Cut(out, "Diagnostics:\n")
+	if !ok {
+		return out
+	}
+	for _, end := range []string{"\nResources:", "\nOutputs:", "\nDuration:"} {
+		if before, _, found := strings.Cut(after, end); found {
+			after = before
+		}
+	}
+	return strings.TrimRight(after, "\n ")
 }

@@ -189,6 +189,7 @@ func WriteSummary(w io.Writer, res *Result) error {
 		}
 		fmt.Fprintf(tw, "  %s:\t%s\n", k, raw)
 	}
+	fmt.Fprintln(tw)
 	return tw.Flush()
 }
 
@@ -196,6 +197,9 @@ func changeLine(up auto.UpResult) string {
 	changes := up.Summary.ResourceChanges
 	if changes == nil || len(*changes) == 0 {
 		return up.Summary.Result
+	}
+	if len(*changes) == 1 && (*changes)["same"] > 0 {
+		return fmt.Sprintf("%s, no changes (%d unchanged)", up.Summary.Result, (*changes)["same"])
 	}
 	var parts []string
 	for _, op := range slices.Sorted(maps.Keys(*changes)) {

@@ -78,7 +78,8 @@ func TestCIStackOnLocalCluster(t *testing.T) {
 	state := t.TempDir()
 	clusterOpts := localcluster.Options{
 		StateDir: filepath.Join(state, "cluster"), BinDir: paths.BinDir(), StagesDir: paths.StagesDir(),
-		Log: t.Logf,
+		CRDDir: paths.CRDDir(), // the VerticalPodAutoscaler CRD of the pinned VPA module
+		Log:    t.Logf,
 	}
 	// Cleanup is registered before anything starts, so a failure midway
 	// still stops every process.
@@ -99,7 +100,6 @@ func TestCIStackOnLocalCluster(t *testing.T) {
 	require.NoError(t, err)
 	dyn, err := dynamic.NewForConfig(restCfg)
 	require.NoError(t, err)
-	installVPACRD(t, ctx, dyn)
 
 	project := copyProject(t, filepath.Join(state, "project"))
 	runner := &stackrun.Runner{
