@@ -157,6 +157,9 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 		"--allow-privileged=false",
 		"--enable-admission-plugins=NodeRestriction",
 		"--profiling=false",
+		// The API server listens on loopback, which an Endpoints object may
+		// not hold: don't publish it as the kubernetes Service's endpoint.
+		"--endpoint-reconciler-type=none",
 	); err != nil {
 		return nil, err
 	}

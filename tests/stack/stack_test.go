@@ -141,15 +141,14 @@ func TestCIStackOnLocalCluster(t *testing.T) {
 		}
 	})
 
-	t.Run("the API server refuses a privileged pod in an application namespace", func(t *testing.T) {
+	t.Run("the API server refuses a pod that may run as root in an application namespace", func(t *testing.T) {
 		cs, err := k8s.GetKubernetesClientFromOptionsE(t, kubectl)
 		require.NoError(t, err)
-		privileged := true
+		// Not privileged (the API server's --allow-privileged=false would
+		// refuse that first): only Pod Security "restricted" refuses this.
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "psa-probe"},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{
-				Name: "c", Image: "busybox", SecurityContext: &corev1.SecurityContext{Privileged: &privileged},
-			}}},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
 		}
 		_, err = cs.CoreV1().Pods(out.Namespaces[0]).Create(ctx, pod, metav1.CreateOptions{})
 		require.Error(t, err, "a privileged pod was admitted")
@@ -258,7 +257,9 @@ func TestCIStackOnLocalCluster(t *testing.T) {
 		orig, err := os.ReadFile(stackFile)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = os.WriteFile(stackFile, orig, 0o600) })
-		require.NoError(t, os.WriteFile(stackFile, append(orig, []byte("  bulwark:workloads:\n    replicas: -1\n  bulwark:replicaCount: 3\n")...), 0o600))
+		bad := strings.Replace(string(orig), "config:\n", "config:\n  bulwark:workloads:\n    replicas: -1\n  bulwark:replicaCount: 3\n", 1)
+		require.NotEqual(t, string(orig), bad, "stack file has no config section")
+		require.NoError(t, os.WriteFile(stackFile, []byte(bad), 0o600))
 		res, err := runner.Preview(ctx)
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "bulwark:workloads.replicas: must be at least 1, got -1")
@@ -296,7 +297,10 @@ func copyProject(t *testing.T, dir string) string {
 	t.Helper()
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	require.NoError(t, err)
+	// Pulumi.yaml's main (infra/) must exist even though the inline
+	// program never reads it.
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "stacks"), 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "infra"), 0o755))
 	files, err := filepath.Glob(filepath.Join(root, "stacks", "Pulumi.*.yaml"))
 	require.NoError(t, err)
 	for _, f := range append(files, filepath.Join(root, "Pulumi.yaml")) {
