@@ -57,7 +57,9 @@ func TestNamespaceRejectsBadArgs(t *testing.T) {
 		args func(p pulumi.ProviderResource) *Args
 		want string
 	}{
-		{"privileged level", func(p pulumi.ProviderResource) *Args { return &Args{Name: "shop", PodSecurity: "privileged", Provider: p} }, "podSecurity"},
+		{"privileged level", func(p pulumi.ProviderResource) *Args {
+			return &Args{Name: "shop", PodSecurity: "privileged", Provider: p}
+		}, "podSecurity"},
 		{"overriding a Pod Security label", func(p pulumi.ProviderResource) *Args {
 			return &Args{Name: "shop", Labels: map[string]string{"pod-security.kubernetes.io/enforce": "privileged"}, Provider: p}
 		}, "reserved"},

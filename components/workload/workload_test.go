@@ -184,7 +184,9 @@ func TestInvalidArgsRegisterNothing(t *testing.T) {
 		{"a bad name", func(a *Args) { a.Name = "Order" }, "name:"},
 		{"no image", func(a *Args) { a.Image = "" }, "image: required"},
 		{"zero replicas below the autoscaler", func(a *Args) { a.Replicas = 2; a.Autoscaling.MinReplicas = 3 }, "replicas: 2 lies outside"},
-		{"a bad quantity", func(a *Args) { a.Resources = Resources{RequestsCPU: "x", RequestsMemory: "1Mi", LimitsCPU: "1", LimitsMemory: "1Mi"} }, "resources.requestsCPU"},
+		{"a bad quantity", func(a *Args) {
+			a.Resources = Resources{RequestsCPU: "x", RequestsMemory: "1Mi", LimitsCPU: "1", LimitsMemory: "1Mi"}
+		}, "resources.requestsCPU"},
 		{"an unknown VPA mode", func(a *Args) { a.VPAMode = "Auto" }, "vpaMode"},
 		{"preStop as long as the grace period", func(a *Args) { a.PreStopSleepSeconds = 30 }, "preStopSleepSeconds"},
 		{"no provider", func(a *Args) { a.Provider = nil }, "provider: required"},

@@ -9,6 +9,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/bulwark-platform/bulwark/internal/objpath"
 )
 
 // Resource is one registered resource.
@@ -78,13 +80,4 @@ func Get(props resource.PropertyMap, path ...string) any {
 }
 
 // Dig walks nested maps by keys and returns the value found, or nil.
-func Dig(v any, path ...string) any {
-	for _, p := range path {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[p]
-	}
-	return v
-}
+func Dig(v any, path ...string) any { return objpath.Get(v, path...) }

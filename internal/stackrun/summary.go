@@ -12,6 +12,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+
+	"github.com/bulwark-platform/bulwark/internal/objpath"
 )
 
 // Resource is one Kubernetes object of the stack as Pulumi last read it.
@@ -83,35 +85,35 @@ func Posture(resources []Resource) []Check {
 	covered := func(targets []Resource, match func(d, t Resource) bool) func(Resource) bool {
 		return func(d Resource) bool {
 			return slices.ContainsFunc(targets, func(t Resource) bool {
-				return str(t.Outputs, "metadata", "namespace") == str(d.Outputs, "metadata", "namespace") && match(d, t)
+				return objpath.String(t.Outputs, "metadata", "namespace") == objpath.String(d.Outputs, "metadata", "namespace") && match(d, t)
 			})
 		}
 	}
 	sameSelector := func(d, t Resource) bool {
-		return maps.Equal(strMap(get(d.Outputs, "spec", "selector", "matchLabels")), strMap(get(t.Outputs, "spec", "selector", "matchLabels")))
+		return maps.Equal(strMap(objpath.Get(d.Outputs, "spec", "selector", "matchLabels")), strMap(objpath.Get(t.Outputs, "spec", "selector", "matchLabels")))
 	}
 	targetsIt := func(d, t Resource) bool {
 		ref := "scaleTargetRef"
 		if kind(t.Type) == "VerticalPodAutoscaler" {
 			ref = "targetRef"
 		}
-		return str(t.Outputs, "spec", ref, "kind") == "Deployment" && str(t.Outputs, "spec", ref, "name") == str(d.Outputs, "metadata", "name")
+		return objpath.String(t.Outputs, "spec", ref, "kind") == "Deployment" && objpath.String(t.Outputs, "spec", ref, "name") == objpath.String(d.Outputs, "metadata", "name")
 	}
 	return []Check{
 		check(`namespaces enforcing Pod Security "restricted"`, namespaces, func(r Resource) bool {
-			return str(r.Outputs, "metadata", "labels", "pod-security.kubernetes.io/enforce") == "restricted"
+			return objpath.String(r.Outputs, "metadata", "labels", "pod-security.kubernetes.io/enforce") == "restricted"
 		}),
 		check("deployments with every replica ready", deployments, func(r Resource) bool {
-			want, _ := get(r.Outputs, "spec", "replicas").(float64)
-			ready, _ := get(r.Outputs, "status", "readyReplicas").(float64)
+			want, _ := objpath.Get(r.Outputs, "spec", "replicas").(float64)
+			ready, _ := objpath.Get(r.Outputs, "status", "readyReplicas").(float64)
 			return want > 0 && ready >= want
 		}),
 		check("deployments whose containers have liveness, readiness and startup probes", deployments, allContainers(func(c map[string]any) bool {
-			return get(c, "livenessProbe") != nil && get(c, "readinessProbe") != nil && get(c, "startupProbe") != nil
+			return objpath.Get(c, "livenessProbe") != nil && objpath.Get(c, "readinessProbe") != nil && objpath.Get(c, "startupProbe") != nil
 		})),
 		check("deployments whose containers have CPU and memory requests and limits", deployments, allContainers(func(c map[string]any) bool {
-			return str(c, "resources", "limits", "cpu") != "" && str(c, "resources", "limits", "memory") != "" &&
-				str(c, "resources", "requests", "cpu") != "" && str(c, "resources", "requests", "memory") != ""
+			return objpath.String(c, "resources", "limits", "cpu") != "" && objpath.String(c, "resources", "limits", "memory") != "" &&
+				objpath.String(c, "resources", "requests", "cpu") != "" && objpath.String(c, "resources", "requests", "memory") != ""
 		})),
 		check("deployments with a restricted securityContext", deployments, restricted),
 		check("deployments covered by a PodDisruptionBudget", deployments, covered(pdbs, sameSelector)),
@@ -121,28 +123,28 @@ func Posture(resources []Resource) []Check {
 }
 
 func restricted(d Resource) bool {
-	pod, _ := get(d.Outputs, "spec", "template", "spec").(map[string]any)
-	podNonRoot, _ := get(pod, "securityContext", "runAsNonRoot").(bool)
-	podSeccomp := str(pod, "securityContext", "seccompProfile", "type")
+	pod, _ := objpath.Get(d.Outputs, "spec", "template", "spec").(map[string]any)
+	podNonRoot, _ := objpath.Get(pod, "securityContext", "runAsNonRoot").(bool)
+	podSeccomp := objpath.String(pod, "securityContext", "seccompProfile", "type")
 	return allContainers(func(c map[string]any) bool {
-		nonRoot, set := get(c, "securityContext", "runAsNonRoot").(bool)
+		nonRoot, set := objpath.Get(c, "securityContext", "runAsNonRoot").(bool)
 		if !set {
 			nonRoot = podNonRoot
 		}
-		seccomp := str(c, "securityContext", "seccompProfile", "type")
+		seccomp := objpath.String(c, "securityContext", "seccompProfile", "type")
 		if seccomp == "" {
 			seccomp = podSeccomp
 		}
-		roRoot, _ := get(c, "securityContext", "readOnlyRootFilesystem").(bool)
-		escalation, escSet := get(c, "securityContext", "allowPrivilegeEscalation").(bool)
-		drops, _ := get(c, "securityContext", "capabilities", "drop").([]any)
+		roRoot, _ := objpath.Get(c, "securityContext", "readOnlyRootFilesystem").(bool)
+		escalation, escSet := objpath.Get(c, "securityContext", "allowPrivilegeEscalation").(bool)
+		drops, _ := objpath.Get(c, "securityContext", "capabilities", "drop").([]any)
 		return nonRoot && roRoot && escSet && !escalation && seccomp == "RuntimeDefault" && slices.Contains(drops, any("ALL"))
 	})(d)
 }
 
 func allContainers(ok func(map[string]any) bool) func(Resource) bool {
 	return func(d Resource) bool {
-		cs, _ := get(d.Outputs, "spec", "template", "spec", "containers").([]any)
+		cs, _ := objpath.Get(d.Outputs, "spec", "template", "spec", "containers").([]any)
 		if len(cs) == 0 {
 			return false
 		}
@@ -212,27 +214,10 @@ func changeLine(up auto.UpResult) string {
 func kind(t string) string { return t[strings.LastIndexByte(t, ':')+1:] }
 
 func objName(r Resource) string {
-	if ns := str(r.Outputs, "metadata", "namespace"); ns != "" {
-		return ns + "/" + str(r.Outputs, "metadata", "name")
+	if ns := objpath.String(r.Outputs, "metadata", "namespace"); ns != "" {
+		return ns + "/" + objpath.String(r.Outputs, "metadata", "name")
 	}
-	return str(r.Outputs, "metadata", "name")
-}
-
-func get(m any, path ...string) any {
-	cur := m
-	for _, p := range path {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = mm[p]
-	}
-	return cur
-}
-
-func str(m any, path ...string) string {
-	s, _ := get(m, path...).(string)
-	return s
+	return objpath.String(r.Outputs, "metadata", "name")
 }
 
 func strMap(v any) map[string]string {
