@@ -58,10 +58,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 
 func (c *ServiceDeployment) build(ctx *pulumi.Context, name string, a *Args) error {
 	child := []pulumi.ResourceOption{pulumi.Parent(c), pulumi.Provider(a.Provider)}
-	selector := map[string]string{
-		"app.kubernetes.io/name":     a.Name,
-		"app.kubernetes.io/instance": a.Name,
-	}
+	selector := SelectorLabels(a.Name)
 	labels := maps.Clone(a.Labels)
 	if labels == nil {
 		labels = map[string]string{}
@@ -169,6 +166,15 @@ func (c *ServiceDeployment) build(ctx *pulumi.Context, name string, a *Args) err
 	c.HPA = hpa.Metadata.Name().Elem()
 	c.VPA = vpa.Metadata.Name().Elem()
 	return nil
+}
+
+// SelectorLabels are the labels that select a service's pods: its
+// Deployment, Service, PDB and every network policy use exactly these.
+func SelectorLabels(name string) map[string]string {
+	return map[string]string{
+		"app.kubernetes.io/name":     name,
+		"app.kubernetes.io/instance": name,
+	}
 }
 
 func podSpec(a *Args, serviceAccount pulumi.StringInput, selector map[string]string) *corev1.PodSpecArgs {

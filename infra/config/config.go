@@ -8,7 +8,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,6 +46,7 @@ type Config struct {
 	Observability Observability
 	Vault         Vault
 	Install       Install
+	Mesh          Mesh
 	Graph         graph.Graph
 }
 
@@ -90,8 +93,45 @@ type Autoscaling struct {
 
 // Observability configures tracing for the environment.
 type Observability struct {
-	TraceSamplingRatio    float64 `json:"traceSamplingRatio"`
-	OTelCollectorEndpoint string  `json:"otelCollectorEndpoint"`
+	TraceSamplingRatio float64 `json:"traceSamplingRatio"`
+}
+
+// Mesh is where the platform's own parts run and what else the mesh and
+// network policies must let through: every path a workload may take
+// beyond the graph's edges is named here, nowhere else.
+type Mesh struct {
+	// TrustDomain of the SPIFFE IDs (cluster.local/ns/<ns>/sa/<sa>).
+	TrustDomain string `json:"trustDomain"`
+	// RootNamespace is Istio's root namespace (mesh-wide policy lives there).
+	RootNamespace string `json:"rootNamespace"`
+	// Istiod serves xDS and workload certificates to the sidecars.
+	Istiod Peer `json:"istiod"`
+	// DNS is the cluster DNS every pod resolves names with.
+	DNS Peer `json:"dns"`
+	// Prometheus scrapes every service's metrics port, over mTLS.
+	Prometheus Peer `json:"prometheus"`
+	// OTelCollector receives traces (OTLP gRPC) from every service.
+	OTelCollector Peer `json:"otelCollector"`
+	// Redis and Postgres serve the services the graph marks as using them.
+	Redis    Peer `json:"redis"`
+	Postgres Peer `json:"postgres"`
+	// EgressCIDRs are the only addresses outside the cluster that
+	// application pods may reach; empty means none.
+	EgressCIDRs []string `json:"egressCIDRs"`
+}
+
+// Peer is a platform workload a service talks to, or that talks to it.
+type Peer struct {
+	Namespace      string            `json:"namespace"`
+	Service        string            `json:"service"`
+	ServiceAccount string            `json:"serviceAccount"`
+	PodLabels      map[string]string `json:"podLabels"`
+	Port           int               `json:"port"`
+}
+
+// Address is the peer's in-cluster Service address, host:port.
+func (p Peer) Address() string {
+	return fmt.Sprintf("%s.%s.svc:%d", p.Service, p.Namespace, p.Port)
 }
 
 // Vault selects how the secrets store runs.
@@ -109,6 +149,8 @@ type Install struct {
 	ExternalSecrets bool `json:"externalSecrets"`
 	Observability   bool `json:"observability"`
 }
+
+var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // Allowed enumerations.
 var (
@@ -135,6 +177,7 @@ var keys = []key{
 	{"observability", func(c *Config) any { return &c.Observability }, false},
 	{"vault", func(c *Config) any { return &c.Vault }, false},
 	{"install", func(c *Config) any { return &c.Install }, false},
+	{"mesh", func(c *Config) any { return &c.Mesh }, false},
 	{"graph", func(c *Config) any { return &c.Graph }, true},
 }
 
@@ -290,9 +333,7 @@ func (c *Config) Validate() error {
 	if r := c.Observability.TraceSamplingRatio; r < 0 || r > 1 {
 		bad("observability.traceSamplingRatio", "must be between 0 and 1, got %s", strconv.FormatFloat(r, 'g', -1, 64))
 	}
-	if e := c.Observability.OTelCollectorEndpoint; e == "" || strings.ContainsAny(e, " \t\n/") || !strings.Contains(e, ":") {
-		bad("observability.otelCollectorEndpoint", "must be host:port, got %q", e)
-	}
+	c.Mesh.validate(bad)
 	if !slices.Contains(VaultModes, c.Vault.Mode) {
 		bad("vault.mode", "%q is not one of %s", c.Vault.Mode, strings.Join(VaultModes, ", "))
 	}
@@ -316,4 +357,48 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (m *Mesh) validate(bad func(path, format string, args ...any)) {
+	label := func(path, v string) {
+		if len(v) > 63 || !dns1123Label.MatchString(v) {
+			bad(path, "%q is not a DNS-1123 label", v)
+		}
+	}
+	if m.TrustDomain == "" || strings.ContainsAny(m.TrustDomain, "/ \t") {
+		bad("mesh.trustDomain", "must be a domain such as cluster.local, got %q", m.TrustDomain)
+	}
+	label("mesh.rootNamespace", m.RootNamespace)
+	peers := []struct {
+		name string
+		p    Peer
+		sa   bool
+	}{
+		{"istiod", m.Istiod, false}, {"dns", m.DNS, false}, {"prometheus", m.Prometheus, true},
+		{"otelCollector", m.OTelCollector, false}, {"redis", m.Redis, false}, {"postgres", m.Postgres, false},
+	}
+	for _, pe := range peers {
+		path := "mesh." + pe.name
+		label(path+".namespace", pe.p.Namespace)
+		if pe.p.Service != "" {
+			label(path+".service", pe.p.Service)
+		}
+		if pe.sa {
+			label(path+".serviceAccount", pe.p.ServiceAccount)
+		}
+		if len(pe.p.PodLabels) == 0 {
+			bad(path+".podLabels", "must select the peer's pods with at least one label")
+		}
+		if pe.p.Port < 0 || pe.p.Port > 65535 || (pe.name != "prometheus" && pe.p.Port == 0) {
+			bad(path+".port", "must be between 1 and 65535, got %d", pe.p.Port)
+		}
+	}
+	if m.OTelCollector.Service == "" {
+		bad("mesh.otelCollector.service", "must name the collector's Service (the services export traces to it)")
+	}
+	for i, cidr := range m.EgressCIDRs {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			bad(fmt.Sprintf("mesh.egressCIDRs[%d]", i), "%q is not a CIDR", cidr)
+		}
+	}
 }

@@ -54,10 +54,23 @@ func TestStackValuesOverrideOnlyWhatTheySet(t *testing.T) {
 	}
 }
 
+func TestStackMapsReplaceDefaultMaps(t *testing.T) {
+	cfg, err := load(map[string]string{"bulwark:environment": "dev", "bulwark:mesh": `{"prometheus": {"podLabels": {"app": "prom"}}}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Mesh.Prometheus.PodLabels; len(got) != 1 || got["app"] != "prom" {
+		t.Errorf("podLabels = %v, want only the stack's", got)
+	}
+	if cfg.Mesh.Prometheus.Namespace != "monitoring" {
+		t.Errorf("unset sibling lost its default: %q", cfg.Mesh.Prometheus.Namespace)
+	}
+}
+
 func TestGraphOverrideReplacesTheDefaultGraph(t *testing.T) {
 	cfg, err := load(map[string]string{
 		"bulwark:environment": "dev",
-		"bulwark:graph": `{"gateway": {"namespace": "edge", "serviceAccount": "gw", "calls": [{"target": "api", "methods": ["GET"], "paths": ["/v1/*"]}]},
+		"bulwark:graph": `{"gateway": {"namespace": "edge", "serviceAccount": "gw", "podLabels": {"app": "gw"}, "calls": [{"target": "api", "methods": ["GET"], "paths": ["/v1/*"]}]},
 			"services": [{"name": "api", "namespace": "apps", "serviceAccount": "api", "port": 8080, "metricsPort": 9090, "image": "example/api:1"}]}`,
 	})
 	if err != nil {
@@ -75,12 +88,12 @@ func TestBadConfigurationNamesTheKey(t *testing.T) {
 		want   string
 	}{
 		{"a call to an unknown service", map[string]string{
-			"bulwark:graph": `{"gateway": {"namespace": "edge", "serviceAccount": "gw", "calls": []},
+			"bulwark:graph": `{"gateway": {"namespace": "edge", "serviceAccount": "gw", "podLabels": {"app": "gw"}, "calls": []},
 				"services": [{"name": "api", "namespace": "apps", "serviceAccount": "api", "port": 8080, "metricsPort": 9090, "image": "x/api:1",
 					"calls": [{"target": "ledger", "methods": ["GET"], "paths": ["/x"]}]}]}`},
 			`bulwark:graph.services[0].calls[0].target: unknown service "ledger"`},
 		{"a path without a slash", map[string]string{
-			"bulwark:graph": `{"gateway": {"namespace": "edge", "serviceAccount": "gw", "calls": [{"target": "api", "methods": ["GET"], "paths": ["v1"]}]},
+			"bulwark:graph": `{"gateway": {"namespace": "edge", "serviceAccount": "gw", "podLabels": {"app": "gw"}, "calls": [{"target": "api", "methods": ["GET"], "paths": ["v1"]}]},
 				"services": [{"name": "api", "namespace": "apps", "serviceAccount": "api", "port": 8080, "metricsPort": 9090, "image": "x/api:1"}]}`},
 			`bulwark:graph.gateway.calls[0].paths[0]: must start with "/"`},
 		{"negative replicas", map[string]string{"bulwark:workloads": `{"replicas": -1}`},
@@ -113,6 +126,10 @@ func TestBadConfigurationNamesTheKey(t *testing.T) {
 			"bulwark:workloads.preStopSleepSeconds: must be at least 0 and below terminationGracePeriodSeconds (30)"},
 		{"an even raft cluster", map[string]string{"bulwark:vault": `{"mode": "ha", "replicas": 4}`},
 			"bulwark:vault.replicas: ha mode (raft) needs an odd number"},
+		{"a malformed egress CIDR", map[string]string{"bulwark:mesh": `{"egressCIDRs": ["10.0.0.0/33"]}`},
+			`bulwark:mesh.egressCIDRs[0]: "10.0.0.0/33" is not a CIDR`},
+		{"a peer without pod labels", map[string]string{"bulwark:mesh": `{"redis": {"podLabels": {}}}`},
+			"bulwark:mesh.redis.podLabels: must select"},
 		{"invalid JSON", map[string]string{"bulwark:install": `{istio: true`},
 			"bulwark:install: not a valid value"},
 	}

@@ -24,9 +24,9 @@ func decodeStrict(path string, raw string, out any) error {
 	if err := checkShape(path, v, reflect.TypeOf(out).Elem()); err != nil {
 		return err
 	}
-	// encoding/json decodes a list into the elements already there, so a
-	// default list would leak fields into the stack's list: a list in the
-	// stack file replaces the default list whole.
+	// encoding/json decodes a list into the elements already there and a
+	// map into the keys already there, so defaults would leak into the
+	// stack's values: a list or map in the stack file replaces the default whole.
 	clearLists(v, reflect.ValueOf(out).Elem())
 	d := json.NewDecoder(bytes.NewReader([]byte(raw)))
 	if err := d.Decode(out); err != nil {
@@ -126,7 +126,7 @@ func checkShape(path string, v any, t reflect.Type) error {
 	return nil
 }
 
-// clearLists sets to nil every list in target that v sets.
+// clearLists sets to nil every list and map in target that v sets.
 func clearLists(v any, target reflect.Value) {
 	if target.Kind() == reflect.Pointer {
 		if target.IsNil() {
@@ -137,6 +137,10 @@ func clearLists(v any, target reflect.Value) {
 	switch target.Kind() {
 	case reflect.Slice:
 		if _, ok := v.([]any); ok {
+			target.Set(reflect.Zero(target.Type()))
+		}
+	case reflect.Map:
+		if _, ok := v.(map[string]any); ok {
 			target.Set(reflect.Zero(target.Type()))
 		}
 	case reflect.Struct:

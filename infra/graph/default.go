@@ -22,6 +22,7 @@ func Default() Graph {
 		Gateway: Gateway{
 			Namespace:      "istio-ingress",
 			ServiceAccount: "istio-ingressgateway",
+			PodLabels:      map[string]string{"istio": "ingressgateway"},
 			Calls: []Call{
 				{Target: "order", Methods: []string{"GET", "POST"}, Paths: []string{"/api/v1/orders", "/api/v1/orders/*"}, Scopes: []string{"orders:read", "orders:write"}},
 				{Target: "user", Methods: []string{"GET", "POST", "PUT", "DELETE"}, Paths: []string{"/api/v1/users", "/api/v1/users/*"}, Scopes: []string{"users:read", "users:write"}},

@@ -29,7 +29,9 @@ type Graph struct {
 type Gateway struct {
 	Namespace      string `json:"namespace"`
 	ServiceAccount string `json:"serviceAccount"`
-	Calls          []Call `json:"calls"`
+	// PodLabels select the gateway's pods (for network policies).
+	PodLabels map[string]string `json:"podLabels"`
+	Calls     []Call            `json:"calls"`
 }
 
 // Service is one workload of the platform.
@@ -192,6 +194,9 @@ func (g *Graph) Validate(prefix string) error {
 
 	checkLabel(prefix+".gateway.namespace", g.Gateway.Namespace)
 	checkLabel(prefix+".gateway.serviceAccount", g.Gateway.ServiceAccount)
+	if len(g.Gateway.PodLabels) == 0 {
+		bad(prefix+".gateway.podLabels", "must select the gateway's pods with at least one label")
+	}
 	if len(g.Services) == 0 {
 		bad(prefix+".services", "must name at least one service")
 	}

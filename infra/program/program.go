@@ -180,7 +180,7 @@ func Platform(ctx *pulumi.Context, cfg *config.Config) error {
 func serviceEnv(cfg *config.Config, s *graph.Service) map[string]string {
 	return map[string]string{
 		"OTEL_SERVICE_NAME":           s.Name,
-		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + cfg.Observability.OTelCollectorEndpoint,
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + cfg.Mesh.OTelCollector.Address(),
 		"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
 		"OTEL_TRACES_SAMPLER":         "parentbased_traceidratio",
 		"OTEL_TRACES_SAMPLER_ARG":     strconv.FormatFloat(cfg.Observability.TraceSamplingRatio, 'f', -1, 64),

@@ -148,7 +148,7 @@ func TestBadConfigurationRegistersNothing(t *testing.T) {
 	}{
 		{"unknown key", map[string]string{"bulwark:replicas": "3"}, "bulwark:replicas: unknown configuration key"},
 		{"negative replicas", map[string]string{"bulwark:workloads": `{"replicas": -1}`}, "bulwark:workloads.replicas: must be at least 1"},
-		{"call to an unknown service", map[string]string{"bulwark:graph": `{"gateway": {"namespace": "edge", "serviceAccount": "gw", "calls": [{"target": "nope", "methods": ["GET"], "paths": ["/"]}]},
+		{"call to an unknown service", map[string]string{"bulwark:graph": `{"gateway": {"namespace": "edge", "serviceAccount": "gw", "podLabels": {"app": "gw"}, "calls": [{"target": "nope", "methods": ["GET"], "paths": ["/"]}]},
 			"services": [{"name": "api", "namespace": "apps", "serviceAccount": "api", "port": 8080, "metricsPort": 9090, "image": "x/api:1"}]}`},
 			`bulwark:graph.gateway.calls[0].target: unknown service "nope"`},
 	}
