@@ -201,6 +201,7 @@ func (g *Graph) Validate(prefix string) error {
 		bad(prefix+".services", "must name at least one service")
 	}
 	seen := map[string]int{}
+	identities := map[string]int{g.Gateway.Namespace + "/" + g.Gateway.ServiceAccount: -1}
 	for i, s := range g.Services {
 		p := fmt.Sprintf("%s.services[%d]", prefix, i)
 		checkLabel(p+".name", s.Name)
@@ -214,6 +215,18 @@ func (g *Graph) Validate(prefix string) error {
 		}
 		checkLabel(p+".namespace", s.Namespace)
 		checkLabel(p+".serviceAccount", s.ServiceAccount)
+		// The service account is the mesh identity (SPIFFE ID): two
+		// services sharing one would share every permission.
+		id := s.Namespace + "/" + s.ServiceAccount
+		if j, shared := identities[id]; shared && s.ServiceAccount != "" {
+			other := "the gateway"
+			if j >= 0 {
+				other = fmt.Sprintf("%s.services[%d]", prefix, j)
+			}
+			bad(p+".serviceAccount", "%q in namespace %q is already the identity of %s; each service needs its own", s.ServiceAccount, s.Namespace, other)
+		} else {
+			identities[id] = i
+		}
 		if s.Port < 1 || s.Port > 65535 {
 			bad(p+".port", "must be between 1 and 65535, got %d", s.Port)
 		}

@@ -88,6 +88,8 @@ func TestValidateRejectsBadGraphs(t *testing.T) {
 			"bulwark:graph.services[1].secrets[0].keys", "at least one key"},
 		{"an invalid scope", func(g *Graph) { g.Services[0].Calls[0].Scopes = []string{"pay ments"} },
 			"bulwark:graph.services[0].calls[0].scopes[0]", "not a valid OAuth scope"},
+		{"two services sharing an identity", func(g *Graph) { g.Services[2].ServiceAccount = "order" },
+			"bulwark:graph.services[2].serviceAccount", "already the identity of bulwark:graph.services[0]"},
 		{"a gateway without pod labels", func(g *Graph) { g.Gateway.PodLabels = nil },
 			"bulwark:graph.gateway.podLabels", "at least one label"},
 		{"no services", func(g *Graph) { g.Services = nil; g.Gateway.Calls = nil },

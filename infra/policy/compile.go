@@ -1,0 +1,233 @@
+// Package policy compiles the service graph into the platform's security
+// policy: Istio PeerAuthentications (STRICT mTLS) and AuthorizationPolicies
+// (deny by default, one ALLOW per graph edge keyed on SPIFFE principals,
+// methods and paths), and Kubernetes NetworkPolicies (default deny of
+// ingress and egress, one allow per edge and direction). Every allow traces
+// back to one graph edge or one named platform peer, by name and by the
+// bulwark.dev/edge or bulwark.dev/peer label, so a report or a test can
+// check it.
+package policy
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+
+	securityv1beta1 "istio.io/api/security/v1beta1"
+	typev1beta1 "istio.io/api/type/v1beta1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/bulwark-platform/bulwark/components/workload"
+	"github.com/bulwark-platform/bulwark/infra/config"
+	"github.com/bulwark-platform/bulwark/infra/graph"
+)
+
+// Labels that tie each compiled object to its origin.
+const (
+	EdgeLabel = "bulwark.dev/edge"
+	PeerLabel = "bulwark.dev/peer"
+	RuleLabel = "bulwark.dev/rule"
+)
+
+// namespaceLabel is set by the API server on every namespace.
+const namespaceLabel = "kubernetes.io/metadata.name"
+
+// Object is one Istio custom resource with its typed spec.
+type Object[T any] struct {
+	Name, Namespace string
+	Labels          map[string]string
+	Spec            T
+}
+
+// Set is the compiled policy of one environment.
+type Set struct {
+	PeerAuthentications   []Object[*securityv1beta1.PeerAuthentication]
+	AuthorizationPolicies []Object[*securityv1beta1.AuthorizationPolicy]
+	NetworkPolicies       []networkingv1.NetworkPolicy
+}
+
+// EdgeID names a graph edge: caller and callee as name.namespace.
+func EdgeID(e graph.Edge) string {
+	return e.From.Name + "." + e.From.Namespace + "-to-" + e.To.Name + "." + e.To.Namespace
+}
+
+// Compile turns a validated graph and mesh configuration into policy.
+func Compile(g *graph.Graph, m config.Mesh) Set {
+	var s Set
+	s.PeerAuthentications = append(s.PeerAuthentications, strictMTLS(m.RootNamespace))
+	for _, ns := range g.Namespaces() {
+		s.PeerAuthentications = append(s.PeerAuthentications, strictMTLS(ns))
+		s.AuthorizationPolicies = append(s.AuthorizationPolicies, Object[*securityv1beta1.AuthorizationPolicy]{
+			// An ALLOW policy without rules matches nothing: with it in
+			// place a request reaches a workload only through an ALLOW below.
+			Name: "deny-all", Namespace: ns, Labels: map[string]string{RuleLabel: "deny-all"},
+			Spec: &securityv1beta1.AuthorizationPolicy{},
+		})
+		s.NetworkPolicies = append(s.NetworkPolicies, namespaceNetworkPolicies(ns, m)...)
+	}
+	for _, e := range g.Edges() {
+		s.AuthorizationPolicies = append(s.AuthorizationPolicies, edgeAuthorization(e, m.TrustDomain))
+		s.NetworkPolicies = append(s.NetworkPolicies, edgeNetworkPolicies(g, e)...)
+	}
+	for i := range g.Services {
+		svc := &g.Services[i]
+		s.AuthorizationPolicies = append(s.AuthorizationPolicies, metricsAuthorization(svc, m))
+		s.NetworkPolicies = append(s.NetworkPolicies, serviceNetworkPolicies(svc, m)...)
+	}
+	return s
+}
+
+func strictMTLS(ns string) Object[*securityv1beta1.PeerAuthentication] {
+	return Object[*securityv1beta1.PeerAuthentication]{
+		Name: "default", Namespace: ns, Labels: map[string]string{RuleLabel: "strict-mtls"},
+		Spec: &securityv1beta1.PeerAuthentication{
+			Mtls: &securityv1beta1.PeerAuthentication_MutualTLS{Mode: securityv1beta1.PeerAuthentication_MutualTLS_STRICT},
+		},
+	}
+}
+
+func edgeAuthorization(e graph.Edge, trustDomain string) Object[*securityv1beta1.AuthorizationPolicy] {
+	return Object[*securityv1beta1.AuthorizationPolicy]{
+		Name: e.To.Name + "-from-" + e.From.Name, Namespace: e.To.Namespace,
+		Labels: map[string]string{EdgeLabel: EdgeID(e)},
+		Spec: &securityv1beta1.AuthorizationPolicy{
+			Selector: &typev1beta1.WorkloadSelector{MatchLabels: workload.SelectorLabels(e.To.Name)},
+			Action:   securityv1beta1.AuthorizationPolicy_ALLOW,
+			Rules: []*securityv1beta1.Rule{{
+				From: []*securityv1beta1.Rule_From{{Source: &securityv1beta1.Source{Principals: []string{e.From.SPIFFEID(trustDomain)}}}},
+				To: []*securityv1beta1.Rule_To{{Operation: &securityv1beta1.Operation{
+					Methods: slices.Clone(e.Call.Methods),
+					Paths:   slices.Clone(e.Call.Paths),
+					Ports:   []string{strconv.Itoa(e.To.Port)},
+				}}},
+			}},
+		},
+	}
+}
+
+// metricsAuthorization lets Prometheus, and only Prometheus, GET /metrics
+// on the metrics port. Prometheus scrapes through its own sidecar's
+// certificates, so under STRICT mTLS it has a principal like any workload.
+func metricsAuthorization(svc *graph.Service, m config.Mesh) Object[*securityv1beta1.AuthorizationPolicy] {
+	prom := graph.Identity{Name: "prometheus", Namespace: m.Prometheus.Namespace, ServiceAccount: m.Prometheus.ServiceAccount}
+	return Object[*securityv1beta1.AuthorizationPolicy]{
+		Name: svc.Name + "-from-prometheus", Namespace: svc.Namespace,
+		Labels: map[string]string{PeerLabel: "prometheus"},
+		Spec: &securityv1beta1.AuthorizationPolicy{
+			Selector: &typev1beta1.WorkloadSelector{MatchLabels: workload.SelectorLabels(svc.Name)},
+			Action:   securityv1beta1.AuthorizationPolicy_ALLOW,
+			Rules: []*securityv1beta1.Rule{{
+				From: []*securityv1beta1.Rule_From{{Source: &securityv1beta1.Source{Principals: []string{prom.SPIFFEID(m.TrustDomain)}}}},
+				To: []*securityv1beta1.Rule_To{{Operation: &securityv1beta1.Operation{
+					Methods: []string{"GET"}, Paths: []string{"/metrics"}, Ports: []string{strconv.Itoa(svc.MetricsPort)},
+				}}},
+			}},
+		},
+	}
+}
+
+func netpol(name, ns string, labels map[string]string, podSelector map[string]string, types ...networkingv1.PolicyType) networkingv1.NetworkPolicy {
+	return networkingv1.NetworkPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: podSelector},
+			PolicyTypes: types,
+		},
+	}
+}
+
+func peerOf(ns string, pods map[string]string) networkingv1.NetworkPolicyPeer {
+	return networkingv1.NetworkPolicyPeer{
+		NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{namespaceLabel: ns}},
+		PodSelector:       &metav1.LabelSelector{MatchLabels: maps.Clone(pods)},
+	}
+}
+
+func ports(proto corev1.Protocol, nums ...int) []networkingv1.NetworkPolicyPort {
+	out := make([]networkingv1.NetworkPolicyPort, len(nums))
+	for i, n := range nums {
+		p, port := proto, intstr.FromInt32(int32(n))
+		out[i] = networkingv1.NetworkPolicyPort{Protocol: &p, Port: &port}
+	}
+	return out
+}
+
+// namespaceNetworkPolicies: deny everything, then let every pod resolve
+// names, reach istiod and export traces.
+func namespaceNetworkPolicies(ns string, m config.Mesh) []networkingv1.NetworkPolicy {
+	egressTo := func(name, peer string, p config.Peer, ps []networkingv1.NetworkPolicyPort) networkingv1.NetworkPolicy {
+		np := netpol(name, ns, map[string]string{PeerLabel: peer}, nil, networkingv1.PolicyTypeEgress)
+		np.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{peerOf(p.Namespace, p.PodLabels)}, Ports: ps}}
+		return np
+	}
+	out := []networkingv1.NetworkPolicy{
+		netpol("default-deny", ns, map[string]string{RuleLabel: "default-deny"}, nil, networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress),
+		egressTo("allow-dns", "dns", m.DNS, append(ports(corev1.ProtocolUDP, m.DNS.Port), ports(corev1.ProtocolTCP, m.DNS.Port)...)),
+		egressTo("allow-istiod", "istiod", m.Istiod, ports(corev1.ProtocolTCP, m.Istiod.Port)),
+		egressTo("allow-otel-collector", "otel-collector", m.OTelCollector, ports(corev1.ProtocolTCP, m.OTelCollector.Port)),
+	}
+	if len(m.EgressCIDRs) > 0 {
+		np := netpol("allow-egress-cidrs", ns, map[string]string{PeerLabel: "egress-cidrs"}, nil, networkingv1.PolicyTypeEgress)
+		rule := networkingv1.NetworkPolicyEgressRule{}
+		for _, cidr := range m.EgressCIDRs {
+			rule.To = append(rule.To, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: cidr}})
+		}
+		np.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{rule}
+		out = append(out, np)
+	}
+	return out
+}
+
+// edgeNetworkPolicies: the callee admits the caller on its port; a caller
+// in an application namespace may send to the callee on that port.
+func edgeNetworkPolicies(g *graph.Graph, e graph.Edge) []networkingv1.NetworkPolicy {
+	labels := map[string]string{EdgeLabel: EdgeID(e)}
+	callerPods := workload.SelectorLabels(e.From.Name)
+	if e.From.Name == graph.GatewayName {
+		callerPods = g.Gateway.PodLabels
+	}
+	in := netpol(e.To.Name+"-from-"+e.From.Name, e.To.Namespace, labels, workload.SelectorLabels(e.To.Name), networkingv1.PolicyTypeIngress)
+	in.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{
+		From: []networkingv1.NetworkPolicyPeer{peerOf(e.From.Namespace, callerPods)}, Ports: ports(corev1.ProtocolTCP, e.To.Port),
+	}}
+	out := []networkingv1.NetworkPolicy{in}
+	if e.From.Name != graph.GatewayName {
+		eg := netpol(e.From.Name+"-to-"+e.To.Name, e.From.Namespace, labels, callerPods, networkingv1.PolicyTypeEgress)
+		eg.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{
+			To: []networkingv1.NetworkPolicyPeer{peerOf(e.To.Namespace, workload.SelectorLabels(e.To.Name))}, Ports: ports(corev1.ProtocolTCP, e.To.Port),
+		}}
+		out = append(out, eg)
+	}
+	return out
+}
+
+// serviceNetworkPolicies: Prometheus scrapes the metrics port; Redis and
+// PostgreSQL only for services the graph marks as using them.
+func serviceNetworkPolicies(svc *graph.Service, m config.Mesh) []networkingv1.NetworkPolicy {
+	pods := workload.SelectorLabels(svc.Name)
+	scrape := netpol(svc.Name+"-from-prometheus", svc.Namespace, map[string]string{PeerLabel: "prometheus"}, pods, networkingv1.PolicyTypeIngress)
+	scrape.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{
+		From: []networkingv1.NetworkPolicyPeer{peerOf(m.Prometheus.Namespace, m.Prometheus.PodLabels)}, Ports: ports(corev1.ProtocolTCP, svc.MetricsPort),
+	}}
+	out := []networkingv1.NetworkPolicy{scrape}
+	for _, dep := range []struct {
+		name string
+		use  bool
+		peer config.Peer
+	}{{"redis", svc.Redis, m.Redis}, {"postgres", svc.Postgres, m.Postgres}} {
+		if !dep.use {
+			continue
+		}
+		np := netpol(fmt.Sprintf("%s-to-%s", svc.Name, dep.name), svc.Namespace, map[string]string{PeerLabel: dep.name}, pods, networkingv1.PolicyTypeEgress)
+		np.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{
+			To: []networkingv1.NetworkPolicyPeer{peerOf(dep.peer.Namespace, dep.peer.PodLabels)}, Ports: ports(corev1.ProtocolTCP, dep.peer.Port),
+		}}
+		out = append(out, np)
+	}
+	return out
+}
