@@ -89,19 +89,24 @@ build_kwok() {
   link kwok "$out/kwok"; ln -sfn "$out/stages" "$TOOLS_DIR/kwok-stages"
 }
 
-# CRDs of cluster add-ons the platform expects (the VerticalPodAutoscaler),
-# read from the module cache at the version go.mod pins, never copied into
-# the repository. The local cluster installs them.
+# CRDs of the cluster add-ons the platform expects (VerticalPodAutoscaler,
+# Istio), read from the module cache at the versions go.mod pins, never
+# copied into the repository. The local cluster installs them.
+crd_sources=(
+  "k8s.io/autoscaler/vertical-pod-autoscaler deploy/vpa-v1-crd-gen.yaml vpa.yaml"
+  "istio.io/api kubernetes/customresourcedefinitions.gen.yaml istio.yaml"
+)
 install_crds() {
-  local dir
-  dir=$(cd "$ROOT" && GOFLAGS=-mod=readonly go list -m -f '{{.Dir}}' k8s.io/autoscaler/vertical-pod-autoscaler)
-  if [[ -z "$dir" || ! -f "$dir/deploy/vpa-v1-crd-gen.yaml" ]]; then
-    (cd "$ROOT" && GOFLAGS=-mod=readonly go mod download k8s.io/autoscaler/vertical-pod-autoscaler)
-    dir=$(cd "$ROOT" && GOFLAGS=-mod=readonly go list -m -f '{{.Dir}}' k8s.io/autoscaler/vertical-pod-autoscaler)
-  fi
   mkdir -p "$TOOLS_DIR/crds"
-  cp "$dir/deploy/vpa-v1-crd-gen.yaml" "$TOOLS_DIR/crds/vpa-v1.yaml"
-  chmod u+w "$TOOLS_DIR/crds/vpa-v1.yaml"
+  local src module file out dir
+  for src in "${crd_sources[@]}"; do
+    read -r module file out <<<"$src"
+    (cd "$ROOT" && GOFLAGS=-mod=readonly go mod download "$module")
+    dir=$(cd "$ROOT" && GOFLAGS=-mod=readonly go list -m -f '{{.Dir}}' "$module")
+    cp "$dir/$file" "$TOOLS_DIR/crds/$out"
+    chmod u+w "$TOOLS_DIR/crds/$out"
+  done
+  rm -f "$TOOLS_DIR/crds/vpa-v1.yaml" # name used before Istio's CRDs joined
 }
 
 want=("$@"); (( ${#want[@]} )) || want=(pulumi k8s-provider cluster kwok crds)

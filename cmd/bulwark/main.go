@@ -48,11 +48,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	state := paths.StateDir(root)
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "==> "+format+"\n", a...) }
 	clusterOpts := localcluster.Options{
-		StateDir:  state + "/cluster",
-		BinDir:    paths.BinDir(),
-		StagesDir: paths.StagesDir(),
-		CRDDir:    paths.CRDDir(),
-		Log:       logf,
+		StateDir:   state + "/cluster",
+		BinDir:     paths.BinDir(),
+		StagesDir:  paths.StagesDir(),
+		CRDDir:     paths.CRDDir(),
+		Namespaces: paths.AddonNamespaces,
+		Log:        logf,
 	}
 	switch args[0] {
 	case "cluster":

@@ -34,9 +34,9 @@ func Defaults(env Environment) *Config {
 			Redis:    Peer{Namespace: "data", Service: "redis", PodLabels: map[string]string{"app.kubernetes.io/name": "redis"}, Port: 6379},
 			Postgres: Peer{Namespace: "data", Service: "postgresql", PodLabels: map[string]string{"app.kubernetes.io/name": "postgresql"}, Port: 5432},
 		},
-		Vault:         Vault{Mode: "ha", Replicas: 3},
-		Install:       Install{Istio: true, CertManager: true, Vault: true, ExternalSecrets: true, Observability: true},
-		Graph:         graph.Default(),
+		Vault:   Vault{Mode: "ha", Replicas: 3},
+		Install: Install{Istio: true, CertManager: true, Vault: true, ExternalSecrets: true, Observability: true},
+		Graph:   graph.Default(),
 	}
 	switch env {
 	case Local:
@@ -44,6 +44,10 @@ func Defaults(env Environment) *Config {
 		c.Workloads.Resources.Requests = Quantities{CPU: "50m", Memory: "64Mi"}
 		c.Workloads.Autoscaling.MinReplicas, c.Workloads.Autoscaling.MaxReplicas = 1, 3
 		c.Vault = Vault{Mode: "dev", Replicas: 1}
+		// The embedded local cluster (kwok nodes) can't run webhooks or
+		// controllers: it holds the add-ons' CRDs and namespaces, so the
+		// local stack adopts them. On kind, set bulwark:install to true.
+		c.Install = Install{}
 	case CI:
 		c.Workloads.Autoscaling.MaxReplicas = 4
 		c.Vault = Vault{Mode: "dev", Replicas: 1}

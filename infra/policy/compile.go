@@ -21,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/bulwark-platform/bulwark/components/meshpolicy"
 	"github.com/bulwark-platform/bulwark/components/workload"
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/infra/graph"
@@ -36,17 +37,10 @@ const (
 // namespaceLabel is set by the API server on every namespace.
 const namespaceLabel = "kubernetes.io/metadata.name"
 
-// Object is one Istio custom resource with its typed spec.
-type Object[T any] struct {
-	Name, Namespace string
-	Labels          map[string]string
-	Spec            T
-}
-
 // Set is the compiled policy of one environment.
 type Set struct {
-	PeerAuthentications   []Object[*securityv1beta1.PeerAuthentication]
-	AuthorizationPolicies []Object[*securityv1beta1.AuthorizationPolicy]
+	PeerAuthentications   []meshpolicy.Resource[*securityv1beta1.PeerAuthentication]
+	AuthorizationPolicies []meshpolicy.Resource[*securityv1beta1.AuthorizationPolicy]
 	NetworkPolicies       []networkingv1.NetworkPolicy
 }
 
@@ -61,7 +55,7 @@ func Compile(g *graph.Graph, m config.Mesh) Set {
 	s.PeerAuthentications = append(s.PeerAuthentications, strictMTLS(m.RootNamespace))
 	for _, ns := range g.Namespaces() {
 		s.PeerAuthentications = append(s.PeerAuthentications, strictMTLS(ns))
-		s.AuthorizationPolicies = append(s.AuthorizationPolicies, Object[*securityv1beta1.AuthorizationPolicy]{
+		s.AuthorizationPolicies = append(s.AuthorizationPolicies, meshpolicy.Resource[*securityv1beta1.AuthorizationPolicy]{
 			// An ALLOW policy without rules matches nothing: with it in
 			// place a request reaches a workload only through an ALLOW below.
 			Name: "deny-all", Namespace: ns, Labels: map[string]string{RuleLabel: "deny-all"},
@@ -81,8 +75,8 @@ func Compile(g *graph.Graph, m config.Mesh) Set {
 	return s
 }
 
-func strictMTLS(ns string) Object[*securityv1beta1.PeerAuthentication] {
-	return Object[*securityv1beta1.PeerAuthentication]{
+func strictMTLS(ns string) meshpolicy.Resource[*securityv1beta1.PeerAuthentication] {
+	return meshpolicy.Resource[*securityv1beta1.PeerAuthentication]{
 		Name: "default", Namespace: ns, Labels: map[string]string{RuleLabel: "strict-mtls"},
 		Spec: &securityv1beta1.PeerAuthentication{
 			Mtls: &securityv1beta1.PeerAuthentication_MutualTLS{Mode: securityv1beta1.PeerAuthentication_MutualTLS_STRICT},
@@ -90,8 +84,8 @@ func strictMTLS(ns string) Object[*securityv1beta1.PeerAuthentication] {
 	}
 }
 
-func edgeAuthorization(e graph.Edge, trustDomain string) Object[*securityv1beta1.AuthorizationPolicy] {
-	return Object[*securityv1beta1.AuthorizationPolicy]{
+func edgeAuthorization(e graph.Edge, trustDomain string) meshpolicy.Resource[*securityv1beta1.AuthorizationPolicy] {
+	return meshpolicy.Resource[*securityv1beta1.AuthorizationPolicy]{
 		Name: e.To.Name + "-from-" + e.From.Name, Namespace: e.To.Namespace,
 		Labels: map[string]string{EdgeLabel: EdgeID(e)},
 		Spec: &securityv1beta1.AuthorizationPolicy{
@@ -112,9 +106,9 @@ func edgeAuthorization(e graph.Edge, trustDomain string) Object[*securityv1beta1
 // metricsAuthorization lets Prometheus, and only Prometheus, GET /metrics
 // on the metrics port. Prometheus scrapes through its own sidecar's
 // certificates, so under STRICT mTLS it has a principal like any workload.
-func metricsAuthorization(svc *graph.Service, m config.Mesh) Object[*securityv1beta1.AuthorizationPolicy] {
+func metricsAuthorization(svc *graph.Service, m config.Mesh) meshpolicy.Resource[*securityv1beta1.AuthorizationPolicy] {
 	prom := graph.Identity{Name: "prometheus", Namespace: m.Prometheus.Namespace, ServiceAccount: m.Prometheus.ServiceAccount}
-	return Object[*securityv1beta1.AuthorizationPolicy]{
+	return meshpolicy.Resource[*securityv1beta1.AuthorizationPolicy]{
 		Name: svc.Name + "-from-prometheus", Namespace: svc.Namespace,
 		Labels: map[string]string{PeerLabel: "prometheus"},
 		Spec: &securityv1beta1.AuthorizationPolicy{

@@ -10,6 +10,7 @@ import (
 	securityv1beta1 "istio.io/api/security/v1beta1"
 	networkingv1 "k8s.io/api/networking/v1"
 
+	"github.com/bulwark-platform/bulwark/components/meshpolicy"
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/infra/graph"
 )
@@ -23,29 +24,8 @@ func compileEnv(t *testing.T, env config.Environment) (*config.Config, Set) {
 	return cfg, Compile(&cfg.Graph, cfg.Mesh)
 }
 
-// expectedRows is what the graph and the mesh configuration say may flow:
-// the report over the compiled policies must equal it exactly.
 func expectedRows(g *graph.Graph, m config.Mesh) []string {
-	var out []string
-	for _, e := range g.Edges() {
-		out = append(out, Row{From: e.From.Name + "." + e.From.Namespace, To: e.To.Name + "." + e.To.Namespace, Port: e.To.Port, Methods: e.Call.Methods, Paths: e.Call.Paths}.String())
-	}
-	for _, s := range g.Services {
-		id := s.Name + "." + s.Namespace
-		out = append(out, Row{From: "prometheus." + m.Prometheus.Namespace, To: id, Port: s.MetricsPort, Methods: []string{"GET"}, Paths: []string{"/metrics"}}.String())
-		peers := []struct {
-			name string
-			p    config.Peer
-			use  bool
-		}{{"dns", m.DNS, true}, {"istiod", m.Istiod, true}, {"otel-collector", m.OTelCollector, true}, {"redis", m.Redis, s.Redis}, {"postgres", m.Postgres, s.Postgres}}
-		for _, p := range peers {
-			if p.use {
-				out = append(out, Row{From: id, To: p.name + "." + p.p.Namespace, Port: p.p.Port}.String())
-			}
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	return rowStrings(Report{Rows: GraphFlows(g, m)})
 }
 
 func rowStrings(r Report) []string {
@@ -73,7 +53,7 @@ func TestReportOfTheDefaultGraphIsExactlyItsEdges(t *testing.T) {
 func TestEveryNamespaceIsLockedDown(t *testing.T) {
 	cfg, set := compileEnv(t, config.Staging)
 	for _, ns := range append(cfg.Graph.Namespaces(), cfg.Mesh.RootNamespace) {
-		strict := slices.ContainsFunc(set.PeerAuthentications, func(p Object[*securityv1beta1.PeerAuthentication]) bool {
+		strict := slices.ContainsFunc(set.PeerAuthentications, func(p meshpolicy.Resource[*securityv1beta1.PeerAuthentication]) bool {
 			return p.Namespace == ns && p.Spec.GetSelector() == nil && p.Spec.GetMtls().GetMode() == securityv1beta1.PeerAuthentication_MutualTLS_STRICT && len(p.Spec.GetPortLevelMtls()) == 0
 		})
 		if !strict {
@@ -81,7 +61,7 @@ func TestEveryNamespaceIsLockedDown(t *testing.T) {
 		}
 	}
 	for _, ns := range cfg.Graph.Namespaces() {
-		denyAll := slices.ContainsFunc(set.AuthorizationPolicies, func(a Object[*securityv1beta1.AuthorizationPolicy]) bool {
+		denyAll := slices.ContainsFunc(set.AuthorizationPolicies, func(a meshpolicy.Resource[*securityv1beta1.AuthorizationPolicy]) bool {
 			return a.Namespace == ns && a.Spec.GetSelector() == nil && len(a.Spec.GetRules()) == 0 && a.Spec.GetAction() == securityv1beta1.AuthorizationPolicy_ALLOW
 		})
 		if !denyAll {

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/bulwark-platform/bulwark/components/meshpolicy"
 	"github.com/bulwark-platform/bulwark/components/workload"
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/infra/graph"
@@ -85,6 +86,36 @@ func Parties(g *graph.Graph, m config.Mesh) (sources, dests []Workload) {
 		dests = append(dests, Workload{Name: p.name, Namespace: p.peer.Namespace, Labels: p.peer.PodLabels, Ports: []int{p.peer.Port}})
 	}
 	return sources, dests
+}
+
+// GraphFlows is what the graph and the mesh configuration say may flow:
+// each edge on its callee's port with its methods and paths, Prometheus to
+// each metrics port, and each service to the platform peers it uses. The
+// report over correctly compiled policy equals it exactly.
+func GraphFlows(g *graph.Graph, m config.Mesh) []Row {
+	var out []Row
+	for _, e := range g.Edges() {
+		out = append(out, Row{From: e.From.Name + "." + e.From.Namespace, To: e.To.Name + "." + e.To.Namespace, Port: e.To.Port, Methods: e.Call.Methods, Paths: e.Call.Paths})
+	}
+	for _, s := range g.Services {
+		id := s.Name + "." + s.Namespace
+		out = append(out, Row{From: "prometheus." + m.Prometheus.Namespace, To: id, Port: s.MetricsPort, Methods: []string{"GET"}, Paths: []string{"/metrics"}})
+		for _, p := range []struct {
+			name string
+			p    config.Peer
+			use  bool
+		}{{"dns", m.DNS, true}, {"istiod", m.Istiod, true}, {"otel-collector", m.OTelCollector, true}, {"redis", m.Redis, s.Redis}, {"postgres", m.Postgres, s.Postgres}} {
+			if p.use {
+				out = append(out, Row{From: id, To: p.name + "." + p.p.Namespace, Port: p.p.Port})
+			}
+		}
+	}
+	for _, cidr := range m.EgressCIDRs {
+		for _, ns := range g.Namespaces() {
+			out = append(out, Row{From: "pods of " + ns + " selected by allow-egress-cidrs", To: cidr})
+		}
+	}
+	return out
 }
 
 // Evaluate derives every permitted flow between sources and dests from
@@ -213,7 +244,7 @@ type operation struct{ methods, paths []string }
 
 // allowedByMesh returns the request shapes ALLOW policies grant src on
 // dst's port. With no ALLOW policy applying, Istio allows everything.
-func allowedByMesh(aps []Object[*securityv1beta1.AuthorizationPolicy], src, dst Workload, port int, trustDomain, rootNamespace string) []operation {
+func allowedByMesh(aps []meshpolicy.Resource[*securityv1beta1.AuthorizationPolicy], src, dst Workload, port int, trustDomain, rootNamespace string) []operation {
 	principal := graph.Identity{Namespace: src.Namespace, ServiceAccount: src.ServiceAccount}.SPIFFEID(trustDomain)
 	applies := false
 	var ops []operation

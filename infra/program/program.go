@@ -13,10 +13,13 @@ import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/bulwark-platform/bulwark/components/meshpolicy"
 	"github.com/bulwark-platform/bulwark/components/namespace"
+	"github.com/bulwark-platform/bulwark/components/netpolicy"
 	"github.com/bulwark-platform/bulwark/components/workload"
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/infra/graph"
+	"github.com/bulwark-platform/bulwark/infra/policy"
 )
 
 // Options carry what the caller knows beyond the stack configuration.
@@ -100,10 +103,17 @@ func Platform(ctx *pulumi.Context, cfg *config.Config) error {
 
 	namespaces := map[string]*namespace.AppNamespace{}
 	var nsNames []string
+	var nsResources []pulumi.Resource
 	for _, ns := range cfg.Graph.Namespaces() {
 		n, err := namespace.New(ctx, ns, &namespace.Args{
-			Name:     ns,
-			Labels:   map[string]string{"bulwark.dev/environment": string(cfg.Environment)},
+			Name: ns,
+			Labels: map[string]string{
+				"bulwark.dev/environment": string(cfg.Environment),
+				// Istio injects its sidecar into every pod here: without
+				// it there is no mTLS identity and STRICT refuses the pod's
+				// traffic.
+				"istio-injection": "enabled",
+			},
 			Provider: provider,
 		})
 		if err != nil {
@@ -111,6 +121,25 @@ func Platform(ctx *pulumi.Context, cfg *config.Config) error {
 		}
 		namespaces[ns] = n
 		nsNames = append(nsNames, ns)
+		nsResources = append(nsResources, n)
+	}
+
+	policies := policy.Compile(&cfg.Graph, cfg.Mesh)
+	if _, err := meshpolicy.New(ctx, "mesh", &meshpolicy.Args{
+		PeerAuthentications:   policies.PeerAuthentications,
+		AuthorizationPolicies: policies.AuthorizationPolicies,
+		DependsOn:             nsResources,
+		Provider:              provider,
+	}); err != nil {
+		return err
+	}
+	if _, err := netpolicy.New(ctx, "network", &netpolicy.Args{
+		Policies:     policies.NetworkPolicies,
+		AllowedCIDRs: cfg.Mesh.EgressCIDRs,
+		DependsOn:    nsResources,
+		Provider:     provider,
+	}); err != nil {
+		return err
 	}
 
 	w := cfg.Workloads

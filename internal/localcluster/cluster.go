@@ -34,8 +34,11 @@ type Options struct {
 	// StagesDir holds kwok's stage definitions.
 	StagesDir string
 	// CRDDir holds CRDs that a real cluster would have from its add-ons
-	// (the VerticalPodAutoscaler's); every *.yaml in it is installed.
+	// (the VerticalPodAutoscaler's, Istio's); every *.yaml in it is installed.
 	CRDDir string
+	// Namespaces are created at start: those of add-ons an adopting stack
+	// (install: false) expects to exist, such as Istio's root namespace.
+	Namespaces []string
 	// Nodes is the number of fake nodes, spread over as many zones; default 3.
 	Nodes int
 	// Log receives progress lines; nil discards them.
@@ -78,11 +81,8 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 		if server, err := readServer(o.StateDir); err == nil {
 			cl.Server = server
 			if err := waitReady(ctx, o.StateDir, server, 30*time.Second); err == nil {
-				if o.CRDDir != "" {
-					crds, _ := filepath.Glob(filepath.Join(o.CRDDir, "*.yaml"))
-					if err := InstallCRDs(ctx, cl.Kubeconfig, crds...); err != nil {
-						return nil, err
-					}
+				if err := o.addons(ctx, cl.Kubeconfig); err != nil {
+					return nil, err
 				}
 				o.logf("local cluster already running at %s", server)
 				return cl, nil
@@ -204,17 +204,26 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	if err := ensureNodes(ctx, admin, o.Nodes, 120*time.Second); err != nil {
 		return nil, o.fail("kwok", err)
 	}
-	if o.CRDDir != "" {
-		crds, err := filepath.Glob(filepath.Join(o.CRDDir, "*.yaml"))
-		if err != nil {
-			return nil, err
-		}
-		if err := InstallCRDs(ctx, admin, crds...); err != nil {
-			return nil, o.fail("kube-apiserver", err)
-		}
+	if err := o.addons(ctx, admin); err != nil {
+		return nil, o.fail("kube-apiserver", err)
 	}
 	o.logf("local cluster ready: %d nodes; kubeconfig %s", o.Nodes, admin)
 	return &Cluster{Kubeconfig: admin, Server: server}, nil
+}
+
+// addons installs the add-on CRDs and namespaces; both steps leave what
+// already exists alone, so a resumed cluster gets what was added since.
+func (o *Options) addons(ctx context.Context, kubeconfig string) error {
+	if o.CRDDir != "" {
+		crds, err := filepath.Glob(filepath.Join(o.CRDDir, "*.yaml"))
+		if err != nil {
+			return err
+		}
+		if err := InstallCRDs(ctx, kubeconfig, crds...); err != nil {
+			return err
+		}
+	}
+	return ensureNamespaces(ctx, kubeconfig, o.Namespaces)
 }
 
 // start launches a component detached from the caller's session, with

@@ -114,3 +114,20 @@ func nodeReady(n *corev1.Node) bool {
 	}
 	return false
 }
+
+func ensureNamespaces(ctx context.Context, kubeconfig string, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	cs, err := Client(kubeconfig)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating namespace %s: %w", name, err)
+		}
+	}
+	return nil
+}

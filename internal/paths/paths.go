@@ -34,6 +34,11 @@ func StagesDir() string { return filepath.Join(ToolsDir(), "kwok-stages") }
 // CRDDir holds the add-on CRDs the local cluster installs.
 func CRDDir() string { return filepath.Join(ToolsDir(), "crds") }
 
+// AddonNamespaces are the namespaces of the add-ons the local cluster
+// stands in for: Istio's control plane and ingress gateway. Their CRDs
+// come from CRDDir; no add-on runs (kwok nodes can't serve webhooks).
+var AddonNamespaces = []string{"istio-system", "istio-ingress"}
+
 // ProjectRoot walks up from the working directory to the folder holding
 // Pulumi.yaml.
 func ProjectRoot() (string, error) {

@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,14 +32,20 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	securityv1beta1 "istio.io/api/security/v1beta1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/bulwark-platform/bulwark/components/meshpolicy"
+	"github.com/bulwark-platform/bulwark/infra/config"
+	"github.com/bulwark-platform/bulwark/infra/policy"
 	"github.com/bulwark-platform/bulwark/internal/localcluster"
 	"github.com/bulwark-platform/bulwark/internal/paths"
 	"github.com/bulwark-platform/bulwark/internal/stackrun"
@@ -65,7 +72,11 @@ type stackOutputs struct {
 	} `json:"workloads"`
 }
 
-var vpaGVR = schema.GroupVersionResource{Group: "autoscaling.k8s.io", Version: "v1", Resource: "verticalpodautoscalers"}
+var (
+	vpaGVR = schema.GroupVersionResource{Group: "autoscaling.k8s.io", Version: "v1", Resource: "verticalpodautoscalers"}
+	paGVR  = schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "peerauthentications"}
+	apGVR  = schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "authorizationpolicies"}
+)
 
 func TestCIStackOnLocalCluster(t *testing.T) {
 	if os.Getenv("BULWARK_STACK_TEST") != "1" {
@@ -78,8 +89,10 @@ func TestCIStackOnLocalCluster(t *testing.T) {
 	state := t.TempDir()
 	clusterOpts := localcluster.Options{
 		StateDir: filepath.Join(state, "cluster"), BinDir: paths.BinDir(), StagesDir: paths.StagesDir(),
-		CRDDir: paths.CRDDir(), // the VerticalPodAutoscaler CRD of the pinned VPA module
-		Log:    t.Logf,
+		// The VPA and Istio CRDs of the pinned modules, and Istio's
+		// namespaces: the ci stack adopts Istio (install: false).
+		CRDDir: paths.CRDDir(), Namespaces: paths.AddonNamespaces,
+		Log: t.Logf,
 	}
 	// Cleanup is registered before anything starts, so a failure midway
 	// still stops every process.
@@ -246,6 +259,48 @@ func TestCIStackOnLocalCluster(t *testing.T) {
 			assert.Equal(t, out.Workloads.VPAMode, string(*vpa.Spec.UpdatePolicy.UpdateMode))
 		})
 	}
+
+	t.Run("the live mesh and network policy permit exactly the graph", func(t *testing.T) {
+		values, err := config.ReadStackFile(filepath.Join(project, "stacks", "Pulumi.ci.yaml"))
+		require.NoError(t, err)
+		cfg, err := config.Load(config.MapGetter(values), config.Keys(values))
+		require.NoError(t, err)
+		cs, err := k8s.GetKubernetesClientFromOptionsE(t, kubectl)
+		require.NoError(t, err)
+		var nps []networkingv1.NetworkPolicy
+		var pas, aps []unstructured.Unstructured
+		for _, ns := range append(out.Namespaces, cfg.Mesh.RootNamespace) {
+			list, err := cs.NetworkingV1().NetworkPolicies(ns).List(ctx, metav1.ListOptions{})
+			require.NoError(t, err)
+			nps = append(nps, list.Items...)
+			for gvr, into := range map[schema.GroupVersionResource]*[]unstructured.Unstructured{paGVR: &pas, apGVR: &aps} {
+				l, err := dyn.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{})
+				require.NoError(t, err)
+				*into = append(*into, l.Items...)
+			}
+		}
+		live, err := policy.FromLive(nps, pas, aps)
+		require.NoError(t, err)
+		compiled := policy.Compile(&cfg.Graph, cfg.Mesh)
+		assert.Len(t, live.NetworkPolicies, len(compiled.NetworkPolicies), "NetworkPolicies in the cluster")
+		assert.Len(t, live.PeerAuthentications, len(compiled.PeerAuthentications), "PeerAuthentications in the cluster")
+		assert.Len(t, live.AuthorizationPolicies, len(compiled.AuthorizationPolicies), "AuthorizationPolicies in the cluster")
+		for _, ns := range out.Namespaces {
+			assert.True(t, slices.ContainsFunc(live.NetworkPolicies, func(np networkingv1.NetworkPolicy) bool {
+				return np.Namespace == ns && np.Name == "default-deny" && len(np.Spec.PodSelector.MatchLabels) == 0 && len(np.Spec.Ingress)+len(np.Spec.Egress) == 0 && len(np.Spec.PolicyTypes) == 2
+			}), "namespace %s lacks a default-deny NetworkPolicy", ns)
+		}
+		for _, ns := range append(out.Namespaces, cfg.Mesh.RootNamespace) {
+			assert.True(t, slices.ContainsFunc(live.PeerAuthentications, func(pa meshpolicy.Resource[*securityv1beta1.PeerAuthentication]) bool {
+				return pa.Namespace == ns && pa.Spec.GetSelector() == nil && pa.Spec.GetMtls().GetMode() == securityv1beta1.PeerAuthentication_MutualTLS_STRICT
+			}), "namespace %s lacks STRICT mTLS", ns)
+		}
+		sources, dests := policy.Parties(&cfg.Graph, cfg.Mesh)
+		report := policy.Evaluate(live, sources, dests, cfg.Mesh.TrustDomain, cfg.Mesh.RootNamespace)
+		assert.Empty(t, report.Findings)
+		want := policy.Report{Rows: policy.GraphFlows(&cfg.Graph, cfg.Mesh)}
+		assert.Empty(t, policy.Diff(want, report), "live policy report differs from the graph")
+	})
 
 	t.Run("a second preview shows no changes", func(t *testing.T) {
 		_, err := runner.Preview(ctx, optpreview.ExpectNoChanges())

@@ -1,0 +1,55 @@
+// Package kobject registers Kubernetes objects built from typed Go values
+// (upstream API types such as networking/v1 NetworkPolicy or Istio's
+// security/v1beta1 protos) as Pulumi resources, so components never
+// hand-write untyped maps. The resource's type token is the object's own
+// (kubernetes:<apiVersion>:<kind>), as with the SDK's typed resources.
+package kobject
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Object is one namespaced Kubernetes object.
+type Object struct {
+	APIVersion, Kind string
+	Name, Namespace  string
+	Labels           map[string]string
+	// Spec is any value that marshals to the object's spec as JSON.
+	Spec any
+}
+
+// Register creates the object as a Pulumi resource named resourceName.
+func Register(ctx *pulumi.Context, resourceName string, o Object, opts ...pulumi.ResourceOption) (*apiextensions.CustomResource, error) {
+	spec, err := toMap(o.Spec)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s/%s: %w", o.Kind, o.Namespace, o.Name, err)
+	}
+	return apiextensions.NewCustomResource(ctx, resourceName, &apiextensions.CustomResourceArgs{
+		ApiVersion: pulumi.String(o.APIVersion),
+		Kind:       pulumi.String(o.Kind),
+		Metadata: &metav1.ObjectMetaArgs{
+			Name:      pulumi.String(o.Name),
+			Namespace: pulumi.String(o.Namespace),
+			Labels:    pulumi.ToStringMap(o.Labels),
+		},
+		OtherFields: map[string]any{"spec": spec},
+	}, opts...)
+}
+
+// toMap turns a typed spec into plain JSON data.
+func toMap(v any) (map[string]any, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encoding spec: %w", err)
+	}
+	out := map[string]any{}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("decoding spec: %w", err)
+	}
+	return out, nil
+}
