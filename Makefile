@@ -47,6 +47,10 @@ preview: tools ## pulumi preview of STACK.
 destroy: tools ## pulumi destroy of STACK.
 	@$(BULWARK) destroy -stack $(STACK) $(TARGET)
 
+.PHONY: policy-report
+policy-report: ## Who may talk to whom in STACK, from the compiled policies; BASE=<git ref> prints the change against it.
+	@$(BULWARK) policy-report -stack $(STACK) $(if $(BASE),-base $(BASE))
+
 .PHONY: test
 test: test-unit test-stack ## Unit tier, then the terratest stack check on the local cluster.
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bulwark-platform/bulwark/internal/localcluster"
 	"github.com/bulwark-platform/bulwark/internal/paths"
+	"github.com/bulwark-platform/bulwark/internal/policyreport"
 	"github.com/bulwark-platform/bulwark/internal/stackrun"
 )
 
@@ -33,6 +34,8 @@ func main() {
 const usage = `usage:
   bulwark cluster up|down|status     the local cluster (etcd, kube-apiserver, controller-manager, scheduler, kwok)
   bulwark up|preview|destroy [flags]  a Pulumi operation on a stack
+  bulwark policy-report -stack NAME [-base REV] [-json]
+                                     who may talk to whom, from the compiled policies (-base: the change against REV)
 flags:
   -stack NAME        stack name (local, ci, dev, staging, prod); default local
   -kubeconfig PATH   target this cluster instead of starting the local one`
@@ -83,6 +86,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return nil
 		}
 		return errors.New(usage)
+	case "policy-report":
+		fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		stack := fs.String("stack", "local", "stack name")
+		base := fs.String("base", "", "git revision to compare with")
+		asJSON := fs.Bool("json", false, "print JSON")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		return policyreport.Run(ctx, policyreport.Options{Root: root, Stack: *stack, Base: *base, JSON: *asJSON}, stdout)
 	case "up", "preview", "destroy":
 		fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 		fs.SetOutput(stderr)
