@@ -59,8 +59,8 @@ test-unit: ## Unit tier: no tools, no cluster.
 	go test ./...
 
 .PHONY: test-stack
-test-stack: tools ## Stack check: ci stack up -> terratest checks -> no-change preview -> destroy.
-	BULWARK_STACK_TEST=1 go test -count=1 -timeout 30m -v -run 'TestCIStack' ./tests/...
+test-stack: tools ## Integration tier: the stack check (ci stack up -> terratest -> no-change preview -> destroy) and the policy-report diff.
+	BULWARK_INTEGRATION=1 go test -count=1 -timeout 30m -v ./tests/...
 
 .PHONY: lint
 lint: ## gofmt and go vet.

@@ -11,7 +11,7 @@
 // so nothing inside a pod is exercised here: probes are never called and
 // images are never pulled.
 //
-// It needs the pinned tools (`make tools`) and runs when BULWARK_STACK_TEST=1,
+// It needs the pinned tools (`make tools`) and runs when BULWARK_INTEGRATION=1,
 // as `make test` sets.
 package stack
 
@@ -79,8 +79,8 @@ var (
 )
 
 func TestCIStackOnLocalCluster(t *testing.T) {
-	if os.Getenv("BULWARK_STACK_TEST") != "1" {
-		t.Skip("stack check: set BULWARK_STACK_TEST=1 (make test does) after `make tools`")
+	if os.Getenv("BULWARK_INTEGRATION") != "1" {
+		t.Skip("stack check: set BULWARK_INTEGRATION=1 (make test does) after `make tools`")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
