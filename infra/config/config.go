@@ -8,12 +8,15 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"net/url"
 	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -47,7 +50,52 @@ type Config struct {
 	Vault         Vault
 	Install       Install
 	Mesh          Mesh
+	Certificates  Certificates
+	Edge          Edge
 	Graph         graph.Graph
+}
+
+// Certificates configures the private CA chain and leaf certificates.
+type Certificates struct {
+	// RootCADuration and LeafDuration are Go durations ("43800h");
+	// renewal starts when a third of the lifetime is left.
+	RootCADuration string `json:"rootCADuration"`
+	LeafDuration   string `json:"leafDuration"`
+	// Issuer signs the leaf certificates: "bulwark-ca" (the private CA) or
+	// one of ExternalIssuers.
+	Issuer string `json:"issuer"`
+	// ExternalIssuers are ClusterIssuers that exist outside Bulwark (an
+	// ACME issuer for public names, say).
+	ExternalIssuers []string `json:"externalIssuers"`
+	// IstioCSR makes istiod sign workload certificates through the same
+	// private CA (cert-manager istio-csr) instead of its own root.
+	IstioCSR bool `json:"istioCSR"`
+}
+
+// Edge configures the ingress gateway.
+type Edge struct {
+	// Hosts are the DNS names the gateway serves (and its certificate holds).
+	Hosts []string `json:"hosts"`
+	// MinTLSVersion is "1.2" or "1.3" (prod insists on 1.3).
+	MinTLSVersion string `json:"minTLSVersion"`
+	JWT           JWT    `json:"jwt"`
+	// RateLimit applies to every route; RouteRateLimits override it per
+	// gateway route, keyed by target service.
+	RateLimit       RateLimit            `json:"rateLimit"`
+	RouteRateLimits map[string]RateLimit `json:"routeRateLimits"`
+}
+
+// JWT is the token issuer the gateway trusts.
+type JWT struct {
+	Issuer    string   `json:"issuer"`
+	JWKSURI   string   `json:"jwksUri"`
+	Audiences []string `json:"audiences"`
+}
+
+// RateLimit is a token bucket: Requests per PerSeconds, per gateway pod.
+type RateLimit struct {
+	Requests   int `json:"requests"`
+	PerSeconds int `json:"perSeconds"`
 }
 
 // Kubernetes selects the cluster the explicit provider talks to.
@@ -178,6 +226,8 @@ var keys = []key{
 	{"vault", func(c *Config) any { return &c.Vault }, false},
 	{"install", func(c *Config) any { return &c.Install }, false},
 	{"mesh", func(c *Config) any { return &c.Mesh }, false},
+	{"certificates", func(c *Config) any { return &c.Certificates }, false},
+	{"edge", func(c *Config) any { return &c.Edge }, false},
 	{"graph", func(c *Config) any { return &c.Graph }, true},
 }
 
@@ -334,6 +384,8 @@ func (c *Config) Validate() error {
 		bad("observability.traceSamplingRatio", "must be between 0 and 1, got %s", strconv.FormatFloat(r, 'g', -1, 64))
 	}
 	c.Mesh.validate(bad)
+	c.Certificates.validate(bad)
+	c.Edge.validate(c.Environment, &c.Graph, bad)
 	if !slices.Contains(VaultModes, c.Vault.Mode) {
 		bad("vault.mode", "%q is not one of %s", c.Vault.Mode, strings.Join(VaultModes, ", "))
 	}
@@ -401,4 +453,86 @@ func (m *Mesh) validate(bad func(path, format string, args ...any)) {
 			bad(fmt.Sprintf("mesh.egressCIDRs[%d]", i), "%q is not a CIDR", cidr)
 		}
 	}
+}
+
+// CAIssuer is the ClusterIssuer of the private CA.
+const CAIssuer = "bulwark-ca"
+
+func (c *Certificates) validate(bad func(path, format string, args ...any)) {
+	root, errRoot := time.ParseDuration(c.RootCADuration)
+	if errRoot != nil || root < time.Hour {
+		bad("certificates.rootCADuration", "must be a duration of at least 1h such as \"43800h\", got %q", c.RootCADuration)
+	}
+	leaf, errLeaf := time.ParseDuration(c.LeafDuration)
+	if errLeaf != nil || leaf < time.Hour {
+		bad("certificates.leafDuration", "must be a duration of at least 1h such as \"2160h\", got %q", c.LeafDuration)
+	}
+	if errRoot == nil && errLeaf == nil && leaf >= root {
+		bad("certificates.leafDuration", "%s must be shorter than the root CA's %s", c.LeafDuration, c.RootCADuration)
+	}
+	for i, name := range c.ExternalIssuers {
+		if len(name) > 63 || !dns1123Label.MatchString(name) || name == CAIssuer {
+			bad(fmt.Sprintf("certificates.externalIssuers[%d]", i), "%q is not a usable ClusterIssuer name", name)
+		}
+	}
+	if c.Issuer != CAIssuer && !slices.Contains(c.ExternalIssuers, c.Issuer) {
+		bad("certificates.issuer", "unknown issuer %q (known: %s)", c.Issuer, strings.Join(append([]string{CAIssuer}, c.ExternalIssuers...), ", "))
+	}
+}
+
+var dnsName = regexp.MustCompile(`^(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+func (e *Edge) validate(env Environment, g *graph.Graph, bad func(path, format string, args ...any)) {
+	if len(e.Hosts) == 0 {
+		bad("edge.hosts", "must name at least one host")
+	}
+	for i, h := range e.Hosts {
+		if len(h) > 253 || !dnsName.MatchString(h) {
+			bad(fmt.Sprintf("edge.hosts[%d]", i), "%q is not a DNS name", h)
+		}
+	}
+	switch {
+	case e.MinTLSVersion != "1.2" && e.MinTLSVersion != "1.3":
+		bad("edge.minTLSVersion", "must be \"1.2\" or \"1.3\", got %q", e.MinTLSVersion)
+	case env == Prod && e.MinTLSVersion != "1.3":
+		bad("edge.minTLSVersion", "prod requires TLS 1.3, got %q", e.MinTLSVersion)
+	}
+	checkURL := func(path, v string) {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad(path, "must be an http(s) URL, got %q", v)
+		} else if u.Scheme != "https" && env != Local && env != CI {
+			bad(path, "must use https outside local and ci, got %q", v)
+		}
+	}
+	checkURL("edge.jwt.issuer", e.JWT.Issuer)
+	checkURL("edge.jwt.jwksUri", e.JWT.JWKSURI)
+	checkLimit := func(path string, r RateLimit) {
+		if r.Requests < 1 || r.PerSeconds < 1 {
+			bad(path, "requests and perSeconds must be positive, got %d per %ds", r.Requests, r.PerSeconds)
+		}
+	}
+	checkLimit("edge.rateLimit", e.RateLimit)
+	for _, k := range slices.Sorted(maps.Keys(e.RouteRateLimits)) {
+		if !slices.ContainsFunc(g.Gateway.Calls, func(c graph.Call) bool { return c.Target == k }) {
+			bad("edge.routeRateLimits."+k, "%q is not a gateway route (the gateway calls: %s)", k, strings.Join(gatewayTargets(g), ", "))
+		}
+		checkLimit("edge.routeRateLimits."+k, e.RouteRateLimits[k])
+	}
+}
+
+func gatewayTargets(g *graph.Graph) []string {
+	var out []string
+	for _, c := range g.Gateway.Calls {
+		out = append(out, c.Target)
+	}
+	return out
+}
+
+// RouteRateLimit is the limit of the gateway route to target.
+func (e *Edge) RouteRateLimit(target string) RateLimit {
+	if r, ok := e.RouteRateLimits[target]; ok {
+		return r
+	}
+	return e.RateLimit
 }

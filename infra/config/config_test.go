@@ -130,6 +130,20 @@ func TestBadConfigurationNamesTheKey(t *testing.T) {
 			`bulwark:mesh.egressCIDRs[0]: "10.0.0.0/33" is not a CIDR`},
 		{"a peer without pod labels", map[string]string{"bulwark:mesh": `{"redis": {"podLabels": {}}}`},
 			"bulwark:mesh.redis.podLabels: must select"},
+		{"an unknown certificate issuer", map[string]string{"bulwark:certificates": `{"issuer": "letsencrypt"}`},
+			`bulwark:certificates.issuer: unknown issuer "letsencrypt" (known: bulwark-ca)`},
+		{"a leaf outliving its root", map[string]string{"bulwark:certificates": `{"rootCADuration": "24h", "leafDuration": "48h"}`},
+			"bulwark:certificates.leafDuration: 48h must be shorter than the root CA's 24h"},
+		{"a duration that is not one", map[string]string{"bulwark:certificates": `{"rootCADuration": "ten years"}`},
+			`bulwark:certificates.rootCADuration: must be a duration`},
+		{"a rate limit for a route the gateway lacks", map[string]string{"bulwark:edge": `{"routeRateLimits": {"payment": {"requests": 5, "perSeconds": 1}}}`},
+			`bulwark:edge.routeRateLimits.payment: "payment" is not a gateway route`},
+		{"a zero rate limit", map[string]string{"bulwark:edge": `{"rateLimit": {"requests": 0, "perSeconds": 1}}`},
+			"bulwark:edge.rateLimit: requests and perSeconds must be positive"},
+		{"a JWKS over plain http outside local", map[string]string{"bulwark:edge": `{"jwt": {"jwksUri": "http://id.example.com/certs"}}`},
+			"bulwark:edge.jwt.jwksUri: must use https outside local and ci"},
+		{"a host that is not a DNS name", map[string]string{"bulwark:edge": `{"hosts": ["api example"]}`},
+			`bulwark:edge.hosts[0]: "api example" is not a DNS name`},
 		{"invalid JSON", map[string]string{"bulwark:install": `{istio: true`},
 			"bulwark:install: not a valid value"},
 	}
@@ -167,6 +181,16 @@ func TestEveryProblemIsReportedAtOnce(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error misses %s: %v", want, err)
 		}
+	}
+}
+
+func TestProdRequiresTLS13(t *testing.T) {
+	_, err := load(map[string]string{"bulwark:environment": "prod", "bulwark:edge": `{"minTLSVersion": "1.2"}`})
+	if err == nil || !strings.Contains(err.Error(), `bulwark:edge.minTLSVersion: prod requires TLS 1.3, got "1.2"`) {
+		t.Fatalf("prod accepted TLS 1.2: %v", err)
+	}
+	if _, err := load(map[string]string{"bulwark:environment": "staging", "bulwark:edge": `{"minTLSVersion": "1.2"}`}); err != nil {
+		t.Fatalf("staging refused TLS 1.2: %v", err)
 	}
 }
 

@@ -34,9 +34,25 @@ func Defaults(env Environment) *Config {
 			Redis:    Peer{Namespace: "data", Service: "redis", PodLabels: map[string]string{"app.kubernetes.io/name": "redis"}, Port: 6379},
 			Postgres: Peer{Namespace: "data", Service: "postgresql", PodLabels: map[string]string{"app.kubernetes.io/name": "postgresql"}, Port: 5432},
 		},
-		Vault:   Vault{Mode: "ha", Replicas: 3},
-		Install: Install{Istio: true, CertManager: true, Vault: true, ExternalSecrets: true, Observability: true},
-		Graph:   graph.Default(),
+		Vault:        Vault{Mode: "ha", Replicas: 3},
+		Install:      Install{Istio: true, CertManager: true, Vault: true, ExternalSecrets: true, Observability: true},
+		Certificates: Certificates{RootCADuration: "8760h", LeafDuration: "720h", Issuer: CAIssuer},
+		Edge: Edge{
+			Hosts:         []string{"api." + string(env) + ".bulwark.example.com"},
+			MinTLSVersion: "1.2",
+			JWT: JWT{
+				Issuer:    "https://id." + string(env) + ".bulwark.example.com/realms/bulwark",
+				JWKSURI:   "https://id." + string(env) + ".bulwark.example.com/realms/bulwark/protocol/openid-connect/certs",
+				Audiences: []string{"bulwark-api"},
+			},
+			RateLimit: RateLimit{Requests: 100, PerSeconds: 1},
+		},
+		Graph: graph.Default(),
+	}
+	switch env {
+	case Local, CI:
+		c.Certificates.RootCADuration, c.Certificates.LeafDuration = "720h", "24h"
+		c.Edge.Hosts = []string{"api.bulwark.localhost"}
 	}
 	switch env {
 	case Local:
@@ -55,6 +71,7 @@ func Defaults(env Environment) *Config {
 		c.Install = Install{}
 	case Dev:
 		c.Observability.TraceSamplingRatio = 0.5
+		c.Certificates.RootCADuration, c.Certificates.LeafDuration = "2160h", "168h"
 	case Staging:
 		c.Observability.TraceSamplingRatio = 0.2
 		c.Workloads.Resources.Requests = Quantities{CPU: "200m", Memory: "256Mi"}
@@ -70,6 +87,9 @@ func Defaults(env Environment) *Config {
 		c.Workloads.TopologySpread = "DoNotSchedule"
 		c.Observability.TraceSamplingRatio = 0.05
 		c.Vault = Vault{Mode: "ha", Replicas: 5}
+		c.Certificates.RootCADuration, c.Certificates.LeafDuration = "43800h", "2160h"
+		c.Edge.MinTLSVersion = "1.3"
+		c.Edge.RateLimit = RateLimit{Requests: 200, PerSeconds: 1}
 	}
 	return c
 }
