@@ -90,11 +90,13 @@ build_kwok() {
 }
 
 # CRDs of the cluster add-ons the platform expects (VerticalPodAutoscaler,
-# Istio), read from the module cache at the versions go.mod pins, never
-# copied into the repository. The local cluster installs them.
+# Istio, cert-manager), read from the module cache at the versions go.mod
+# pins, never copied into the repository. The local cluster installs them.
+# A source that is a folder contributes every *.yaml in it.
 crd_sources=(
   "k8s.io/autoscaler/vertical-pod-autoscaler deploy/vpa-v1-crd-gen.yaml vpa.yaml"
   "istio.io/api kubernetes/customresourcedefinitions.gen.yaml istio.yaml"
+  "github.com/cert-manager/cert-manager deploy/crds cert-manager.yaml"
 )
 install_crds() {
   mkdir -p "$TOOLS_DIR/crds"
@@ -103,8 +105,14 @@ install_crds() {
     read -r module file out <<<"$src"
     (cd "$ROOT" && GOFLAGS=-mod=readonly go mod download "$module")
     dir=$(cd "$ROOT" && GOFLAGS=-mod=readonly go list -m -f '{{.Dir}}' "$module")
-    cp "$dir/$file" "$TOOLS_DIR/crds/$out"
-    chmod u+w "$TOOLS_DIR/crds/$out"
+    if [[ -d "$dir/$file" ]]; then
+      local f
+      : > "$TOOLS_DIR/crds/$out"
+      for f in "$dir/$file"/*.yaml; do printf -- '---\n' >> "$TOOLS_DIR/crds/$out"; cat "$f" >> "$TOOLS_DIR/crds/$out"; done
+    else
+      cp "$dir/$file" "$TOOLS_DIR/crds/$out"
+      chmod u+w "$TOOLS_DIR/crds/$out"
+    fi
   done
   rm -f "$TOOLS_DIR/crds/vpa-v1.yaml" # name used before Istio's CRDs joined
 }

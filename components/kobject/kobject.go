@@ -14,11 +14,12 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// Object is one namespaced Kubernetes object.
+// Object is one Kubernetes object.
 type Object struct {
 	APIVersion, Kind string
-	Name, Namespace  string
-	Labels           map[string]string
+	// Namespace is empty for a cluster-scoped object.
+	Name, Namespace string
+	Labels          map[string]string
 	// Spec is any value that marshals to the object's spec as JSON.
 	Spec any
 }
@@ -29,14 +30,19 @@ func Register(ctx *pulumi.Context, resourceName string, o Object, opts ...pulumi
 	if err != nil {
 		return nil, fmt.Errorf("%s %s/%s: %w", o.Kind, o.Namespace, o.Name, err)
 	}
+	meta := &metav1.ObjectMetaArgs{Name: pulumi.String(o.Name)}
+	// An empty label map would differ from the absent one the API server
+	// returns, and every preview would show a change.
+	if len(o.Labels) > 0 {
+		meta.Labels = pulumi.ToStringMap(o.Labels)
+	}
+	if o.Namespace != "" {
+		meta.Namespace = pulumi.String(o.Namespace)
+	}
 	return apiextensions.NewCustomResource(ctx, resourceName, &apiextensions.CustomResourceArgs{
-		ApiVersion: pulumi.String(o.APIVersion),
-		Kind:       pulumi.String(o.Kind),
-		Metadata: &metav1.ObjectMetaArgs{
-			Name:      pulumi.String(o.Name),
-			Namespace: pulumi.String(o.Namespace),
-			Labels:    pulumi.ToStringMap(o.Labels),
-		},
+		ApiVersion:  pulumi.String(o.APIVersion),
+		Kind:        pulumi.String(o.Kind),
+		Metadata:    meta,
 		OtherFields: map[string]any{"spec": spec},
 	}, opts...)
 }
@@ -52,4 +58,13 @@ func toMap(v any) (map[string]any, error) {
 		return nil, fmt.Errorf("decoding spec: %w", err)
 	}
 	return out, nil
+}
+
+// Values turns typed Helm values into the map a Chart takes.
+func Values(v any) (pulumi.Map, error) {
+	m, err := toMap(v)
+	if err != nil {
+		return nil, err
+	}
+	return pulumi.ToMap(m), nil
 }

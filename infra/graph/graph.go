@@ -46,6 +46,9 @@ type Service struct {
 	Postgres       bool     `json:"postgres"`
 	Calls          []Call   `json:"calls"`
 	Secrets        []Secret `json:"secrets"`
+	// NativeTLS gives the service a certificate of the private CA for
+	// serving TLS itself (beyond the mesh's mTLS).
+	NativeTLS bool `json:"nativeTLS"`
 	// AutomountServiceAccountToken mounts the Kubernetes API token into the
 	// pod. Off unless the service talks to the Kubernetes API itself: Vault
 	// and mesh identity use projected tokens of their own.

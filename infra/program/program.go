@@ -8,14 +8,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
+	"time"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/bulwark-platform/bulwark/components/edge"
+	"github.com/bulwark-platform/bulwark/components/mesh"
 	"github.com/bulwark-platform/bulwark/components/meshpolicy"
 	"github.com/bulwark-platform/bulwark/components/namespace"
 	"github.com/bulwark-platform/bulwark/components/netpolicy"
+	"github.com/bulwark-platform/bulwark/components/pki"
 	"github.com/bulwark-platform/bulwark/components/workload"
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/infra/graph"
@@ -101,6 +106,23 @@ func Platform(ctx *pulumi.Context, cfg *config.Config) error {
 		return fmt.Errorf("kubernetes provider: %w", err)
 	}
 
+	meshInstall, err := mesh.New(ctx, "istio", &mesh.Args{
+		Install:               cfg.Install.Istio,
+		RootNamespace:         cfg.Mesh.RootNamespace,
+		GatewayNamespace:      cfg.Graph.Gateway.Namespace,
+		GatewayLabels:         cfg.Graph.Gateway.PodLabels,
+		GatewayServiceAccount: cfg.Graph.Gateway.ServiceAccount,
+		RegistryOnly:          cfg.Environment == config.Staging || cfg.Environment == config.Prod,
+		CollectorHost:         cfg.Mesh.OTelCollector.Service + "." + cfg.Mesh.OTelCollector.Namespace + ".svc.cluster.local",
+		CollectorPort:         cfg.Mesh.OTelCollector.Port,
+		SamplingRatio:         cfg.Observability.TraceSamplingRatio,
+		Replicas:              min(cfg.Workloads.Replicas, 3),
+		Provider:              provider,
+	})
+	if err != nil {
+		return err
+	}
+
 	namespaces := map[string]*namespace.AppNamespace{}
 	var nsNames []string
 	var nsResources []pulumi.Resource
@@ -124,12 +146,30 @@ func Platform(ctx *pulumi.Context, cfg *config.Config) error {
 		nsResources = append(nsResources, n)
 	}
 
+	ca, err := privateCA(ctx, cfg, provider, slices.Concat(nsResources, meshInstall.Ready))
+	if err != nil {
+		return err
+	}
+
 	policies := policy.Compile(&cfg.Graph, cfg.Mesh)
 	if _, err := meshpolicy.New(ctx, "mesh", &meshpolicy.Args{
 		PeerAuthentications:   policies.PeerAuthentications,
 		AuthorizationPolicies: policies.AuthorizationPolicies,
-		DependsOn:             nsResources,
+		DependsOn:             slices.Concat(nsResources, meshInstall.Ready),
 		Provider:              provider,
+	}); err != nil {
+		return err
+	}
+	if _, err := edge.New(ctx, "edge", &edge.Args{
+		Namespace:      cfg.Graph.Gateway.Namespace,
+		PodLabels:      cfg.Graph.Gateway.PodLabels,
+		Hosts:          cfg.Edge.Hosts,
+		CredentialName: GatewayCertificateSecret,
+		MinTLSVersion:  cfg.Edge.MinTLSVersion,
+		JWT:            edge.JWT{Issuer: cfg.Edge.JWT.Issuer, JWKSURI: cfg.Edge.JWT.JWKSURI, Audiences: cfg.Edge.JWT.Audiences},
+		Routes:         edgeRoutes(cfg),
+		DependsOn:      slices.Concat([]pulumi.Resource{ca}, meshInstall.Ready),
+		Provider:       provider,
 	}); err != nil {
 		return err
 	}
@@ -201,6 +241,59 @@ func Platform(ctx *pulumi.Context, cfg *config.Config) error {
 	ctx.Export("services", servicesOut)
 	ctx.Export("workloads", workloadsOut)
 	return nil
+}
+
+// GatewayCertificateSecret is the TLS secret of the ingress gateway.
+const GatewayCertificateSecret = "bulwark-gateway-tls"
+
+// privateCA issues the gateway's certificate and one per service that
+// serves TLS itself.
+func privateCA(ctx *pulumi.Context, cfg *config.Config, provider pulumi.ProviderResource, deps []pulumi.Resource) (*pki.PrivateCA, error) {
+	rootLife, err := time.ParseDuration(cfg.Certificates.RootCADuration)
+	if err != nil {
+		return nil, fmt.Errorf("bulwark:certificates.rootCADuration: %w", err)
+	}
+	leafLife, err := time.ParseDuration(cfg.Certificates.LeafDuration)
+	if err != nil {
+		return nil, fmt.Errorf("bulwark:certificates.leafDuration: %w", err)
+	}
+	certs := []pki.Certificate{{
+		Name: "bulwark-gateway", Namespace: cfg.Graph.Gateway.Namespace, SecretName: GatewayCertificateSecret, DNSNames: cfg.Edge.Hosts,
+	}}
+	for _, s := range cfg.Graph.Services {
+		if s.NativeTLS {
+			certs = append(certs, pki.Certificate{
+				Name: s.Name + "-tls", Namespace: s.Namespace, SecretName: s.Name + "-tls",
+				DNSNames: []string{s.Name + "." + s.Namespace + ".svc", s.Name + "." + s.Namespace + ".svc.cluster.local"},
+			})
+		}
+	}
+	return pki.New(ctx, "pki", &pki.Args{
+		Environment:    string(cfg.Environment),
+		Install:        cfg.Install.CertManager,
+		Replicas:       min(cfg.Workloads.Replicas, 3),
+		RootCADuration: rootLife,
+		LeafDuration:   leafLife,
+		LeafIssuer:     cfg.Certificates.Issuer,
+		Certificates:   certs,
+		DependsOn:      deps,
+		Provider:       provider,
+	})
+}
+
+// edgeRoutes are the gateway's calls of the graph with their rate limits.
+func edgeRoutes(cfg *config.Config) []edge.Route {
+	var out []edge.Route
+	for _, c := range cfg.Graph.Gateway.Calls {
+		s := cfg.Graph.Service(c.Target)
+		limit := cfg.Edge.RouteRateLimit(c.Target)
+		out = append(out, edge.Route{
+			Name: s.Name, Namespace: s.Namespace, Port: s.Port,
+			Methods: c.Methods, Paths: c.Paths, Scopes: c.Scopes,
+			Requests: limit.Requests, PerSeconds: limit.PerSeconds,
+		})
+	}
+	return out
 }
 
 // serviceEnv is the standard OpenTelemetry configuration of a service, so

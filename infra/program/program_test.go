@@ -87,10 +87,17 @@ func TestEveryStackKeepsItsInvariants(t *testing.T) {
 			if got := len(m.ByType("kubernetes:policy/v1:PodDisruptionBudget")); got != 3 {
 				t.Errorf("got %d PDBs, want one per service", got)
 			}
+			appNamespaces := 0
 			for _, ns := range m.ByType("kubernetes:core/v1:Namespace") {
-				if mocktest.Get(ns.Inputs, "metadata", "labels", "pod-security.kubernetes.io/enforce") != "restricted" {
-					t.Errorf("namespace %s does not enforce restricted", ns.Name)
+				if strings.HasPrefix(ns.Parent, "urn:pulumi:"+stack+"::bulwark::bulwark:namespace:AppNamespace::") {
+					appNamespaces++
+					if mocktest.Get(ns.Inputs, "metadata", "labels", "pod-security.kubernetes.io/enforce") != "restricted" {
+						t.Errorf("namespace %s does not enforce restricted", ns.Name)
+					}
 				}
+			}
+			if appNamespaces != 2 {
+				t.Errorf("got %d application namespaces, want 2", appNamespaces)
 			}
 			providers := m.ByType("pulumi:providers:kubernetes")
 			if len(providers) != 1 {

@@ -35,9 +35,10 @@ func StagesDir() string { return filepath.Join(ToolsDir(), "kwok-stages") }
 func CRDDir() string { return filepath.Join(ToolsDir(), "crds") }
 
 // AddonNamespaces are the namespaces of the add-ons the local cluster
-// stands in for: Istio's control plane and ingress gateway. Their CRDs
-// come from CRDDir; no add-on runs (kwok nodes can't serve webhooks).
-var AddonNamespaces = []string{"istio-system", "istio-ingress"}
+// stands in for: Istio's control plane and ingress gateway, cert-manager.
+// Their CRDs come from CRDDir; no add-on runs (kwok nodes can't serve
+// webhooks), so the local and ci stacks adopt them (install: false).
+var AddonNamespaces = []string{"istio-system", "istio-ingress", "cert-manager"}
 
 // ProjectRoot walks up from the working directory to the folder holding
 // Pulumi.yaml.

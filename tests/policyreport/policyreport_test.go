@@ -61,7 +61,8 @@ func TestChangingOneEdgeShowsExactlyThatEdge(t *testing.T) {
 		out, err := exec.Command("cp", "-r", filepath.Join(root, dir), clone).CombinedOutput()
 		require.NoError(t, err, "%s", out)
 	}
-	git(t, clone, "-c", "user.email=t@example.com", "-c", "user.name=test", "commit", "--quiet", "--allow-empty", "-am", "base")
+	git(t, clone, "add", "-A")
+	git(t, clone, "-c", "user.email=t@example.com", "-c", "user.name=test", "commit", "--quiet", "--allow-empty", "-m", "base")
 
 	stackFile := filepath.Join(clone, "stacks", "Pulumi.prod.yaml")
 	orig, err := os.ReadFile(stackFile)

@@ -1,0 +1,247 @@
+// Package mesh provides ServiceMesh: Istio installed from its pinned charts
+// (base, the CNI node agent, istiod, the ingress gateway) or adopted, and the mesh-wide
+// Telemetry that sends traces to the OpenTelemetry collector at the
+// environment's sampling rate and turns access logs on.
+package mesh
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+	telemetryv1alpha1 "istio.io/api/telemetry/v1alpha1"
+
+	"github.com/bulwark-platform/bulwark/components/kobject"
+)
+
+// Token is the component's type token.
+const Token = "bulwark:mesh:ServiceMesh"
+
+// The Istio charts, pinned once; the CRDs the local cluster installs come
+// from istio.io/api at the same version.
+const (
+	ChartRepo    = "https://istio-release.storage.googleapis.com/charts"
+	ChartVersion = "1.32.0"
+)
+
+// TracingProvider is the extension provider name the Telemetry uses. An
+// adopted mesh must define an OpenTelemetry provider of this name.
+const TracingProvider = "otel"
+
+// Args configures ServiceMesh.
+type Args struct {
+	// Install installs Istio from its charts; false adopts a running mesh.
+	Install bool
+	// RootNamespace (istio-system) and the gateway's namespace, labels and
+	// service account (its release name, so its SPIFFE ID is the graph's).
+	RootNamespace, GatewayNamespace string
+	GatewayLabels                   map[string]string
+	GatewayServiceAccount           string
+	// RegistryOnly lets sidecars reach only services the mesh knows
+	// (outboundTrafficPolicy REGISTRY_ONLY).
+	RegistryOnly bool
+	// CollectorHost and CollectorPort receive OTLP gRPC traces.
+	CollectorHost string
+	CollectorPort int
+	// SamplingRatio of traces, 0 to 1.
+	SamplingRatio float64
+	// Replicas of istiod and the gateway when installed.
+	Replicas  int
+	DependsOn []pulumi.Resource
+	Provider  pulumi.ProviderResource
+}
+
+// ServiceMesh is the mesh's control plane and mesh-wide telemetry.
+type ServiceMesh struct {
+	pulumi.ResourceState
+	// Ready is what mesh configuration (policies, gateways) must wait
+	// for: the installed control plane, or nothing when adopted.
+	Ready []pulumi.Resource
+}
+
+func (a *Args) validate() error {
+	var errs []error
+	if a.RootNamespace == "" || a.GatewayNamespace == "" || len(a.GatewayLabels) == 0 || a.GatewayServiceAccount == "" {
+		errs = append(errs, errors.New("rootNamespace, gatewayNamespace, gatewayLabels and gatewayServiceAccount: required"))
+	}
+	if a.CollectorHost == "" || a.CollectorPort < 1 || a.CollectorPort > 65535 {
+		errs = append(errs, fmt.Errorf("collector: host and port required, got %q:%d", a.CollectorHost, a.CollectorPort))
+	}
+	if a.SamplingRatio < 0 || a.SamplingRatio > 1 {
+		errs = append(errs, fmt.Errorf("samplingRatio: %v is not between 0 and 1", a.SamplingRatio))
+	}
+	if a.Provider == nil {
+		errs = append(errs, errors.New("provider: required"))
+	}
+	return errors.Join(errs...)
+}
+
+// New registers ServiceMesh.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*ServiceMesh, error) {
+	if args == nil {
+		return nil, errors.New("mesh: args are required")
+	}
+	if err := args.validate(); err != nil {
+		return nil, fmt.Errorf("mesh %s: %w", name, err)
+	}
+	a := *args
+	if a.Replicas == 0 {
+		a.Replicas = 1
+	}
+	c := &ServiceMesh{}
+	if err := ctx.RegisterComponentResource(Token, name, c, opts...); err != nil {
+		return nil, err
+	}
+	base := []pulumi.ResourceOption{pulumi.Parent(c), pulumi.Provider(a.Provider)}
+	if a.Install {
+		ready, err := install(ctx, name, &a, base)
+		if err != nil {
+			return nil, fmt.Errorf("mesh %s: %w", name, err)
+		}
+		c.Ready = ready
+	}
+	if _, err := kobject.Register(ctx, name+"-telemetry", kobject.Object{
+		APIVersion: "telemetry.istio.io/v1", Kind: "Telemetry", Name: "mesh-default", Namespace: a.RootNamespace,
+		Spec: Telemetry(a.SamplingRatio),
+	}, slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(slices.Concat(a.DependsOn, c.Ready))})...); err != nil {
+		return nil, err
+	}
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"installed": pulumi.Bool(a.Install)}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Telemetry is the mesh-wide default: traces to the collector at the
+// sampling rate, Envoy access logs on.
+func Telemetry(samplingRatio float64) *telemetryv1alpha1.Telemetry {
+	return &telemetryv1alpha1.Telemetry{
+		Tracing: []*telemetryv1alpha1.Tracing{{
+			Providers:                []*telemetryv1alpha1.ProviderRef{{Name: TracingProvider}},
+			RandomSamplingPercentage: wrapperspb.Double(samplingRatio * 100),
+		}},
+		AccessLogging: []*telemetryv1alpha1.AccessLogging{{
+			Providers: []*telemetryv1alpha1.ProviderRef{{Name: "envoy"}},
+		}},
+	}
+}
+
+// IstiodValues is the part of the istiod chart's values Bulwark sets.
+type IstiodValues struct {
+	MeshConfig MeshConfig `json:"meshConfig"`
+	Pilot      struct {
+		ReplicaCount int `json:"replicaCount"`
+		AutoscaleMin int `json:"autoscaleMin"`
+		// CNI: traffic redirection by the node agent instead of an
+		// istio-init container with NET_ADMIN, which Pod Security
+		// "restricted" (every application namespace) refuses.
+		CNI struct {
+			Enabled bool `json:"enabled"`
+		} `json:"cni"`
+	} `json:"pilot"`
+}
+
+// MeshConfig is the part of Istio's MeshConfig Bulwark sets.
+type MeshConfig struct {
+	AccessLogFile         string `json:"accessLogFile"`
+	AccessLogEncoding     string `json:"accessLogEncoding"`
+	OutboundTrafficPolicy struct {
+		Mode string `json:"mode"`
+	} `json:"outboundTrafficPolicy"`
+	ExtensionProviders []ExtensionProvider `json:"extensionProviders"`
+	DefaultConfig      struct {
+		HoldApplicationUntilProxyStarts bool `json:"holdApplicationUntilProxyStarts"`
+	} `json:"defaultConfig"`
+}
+
+// ExtensionProvider is an OpenTelemetry tracing provider.
+type ExtensionProvider struct {
+	Name          string `json:"name"`
+	OpenTelemetry struct {
+		Service string `json:"service"`
+		Port    int    `json:"port"`
+	} `json:"opentelemetry"`
+}
+
+// Istiod returns the istiod chart values for args.
+func Istiod(a *Args) IstiodValues {
+	var v IstiodValues
+	v.MeshConfig.AccessLogFile, v.MeshConfig.AccessLogEncoding = "/dev/stdout", "JSON"
+	v.MeshConfig.OutboundTrafficPolicy.Mode = "ALLOW_ANY"
+	if a.RegistryOnly {
+		v.MeshConfig.OutboundTrafficPolicy.Mode = "REGISTRY_ONLY"
+	}
+	p := ExtensionProvider{Name: TracingProvider}
+	p.OpenTelemetry.Service, p.OpenTelemetry.Port = a.CollectorHost, a.CollectorPort
+	v.MeshConfig.ExtensionProviders = []ExtensionProvider{p}
+	// The app starts only once its sidecar can carry traffic.
+	v.MeshConfig.DefaultConfig.HoldApplicationUntilProxyStarts = true
+	v.Pilot.ReplicaCount, v.Pilot.AutoscaleMin = a.Replicas, a.Replicas
+	v.Pilot.CNI.Enabled = true
+	return v
+}
+
+// GatewayValues is the part of the gateway chart's values Bulwark sets.
+type GatewayValues struct {
+	Labels  map[string]string `json:"labels"`
+	Service struct {
+		Type string `json:"type"`
+	} `json:"service"`
+	Autoscaling struct {
+		MinReplicas int `json:"minReplicas"`
+	} `json:"autoscaling"`
+}
+
+func install(ctx *pulumi.Context, name string, a *Args, base []pulumi.ResourceOption) ([]pulumi.Resource, error) {
+	ns := func(suffix, n string) (*corev1.Namespace, error) {
+		return corev1.NewNamespace(ctx, name+"-"+suffix, &corev1.NamespaceArgs{
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(n)},
+		}, slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(a.DependsOn)})...)
+	}
+	root, err := ns("root-namespace", a.RootNamespace)
+	if err != nil {
+		return nil, err
+	}
+	gwNS, err := ns("gateway-namespace", a.GatewayNamespace)
+	if err != nil {
+		return nil, err
+	}
+	chart := func(suffix, chartName, release string, namespace pulumi.StringInput, values any, deps ...pulumi.Resource) (*helmv4.Chart, error) {
+		vals, err := kobject.Values(values)
+		if err != nil {
+			return nil, fmt.Errorf("%s values: %w", chartName, err)
+		}
+		return helmv4.NewChart(ctx, name+"-"+suffix, &helmv4.ChartArgs{
+			Chart:          pulumi.String(chartName),
+			Name:           pulumi.String(release),
+			Version:        pulumi.String(ChartVersion),
+			RepositoryOpts: &helmv4.RepositoryOptsArgs{Repo: pulumi.String(ChartRepo)},
+			Namespace:      namespace,
+			Values:         vals,
+		}, slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(deps)})...)
+	}
+	baseChart, err := chart("base", "base", "istio-base", root.Metadata.Name().Elem(), map[string]any{"defaultRevision": "default"})
+	if err != nil {
+		return nil, err
+	}
+	cni, err := chart("cni", "cni", "istio-cni", root.Metadata.Name().Elem(), map[string]any{"profile": "default"}, baseChart)
+	if err != nil {
+		return nil, err
+	}
+	istiod, err := chart("istiod", "istiod", "istiod", root.Metadata.Name().Elem(), Istiod(a), baseChart, cni)
+	if err != nil {
+		return nil, err
+	}
+	var gw GatewayValues
+	gw.Labels, gw.Service.Type, gw.Autoscaling.MinReplicas = a.GatewayLabels, "LoadBalancer", a.Replicas
+	gateway, err := chart("gateway", "gateway", a.GatewayServiceAccount, gwNS.Metadata.Name().Elem(), gw, istiod)
+	if err != nil {
+		return nil, err
+	}
+	return []pulumi.Resource{baseChart, cni, istiod, gateway}, nil
+}

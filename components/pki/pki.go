@@ -1,0 +1,257 @@
+// Package pki provides PrivateCA: cert-manager (installed from its pinned
+// chart or adopted), a self-signed bootstrap ClusterIssuer, a root CA
+// Certificate (ECDSA P-256), the CA ClusterIssuer it backs, and leaf
+// Certificates for the ingress gateway and for services that serve TLS
+// themselves. Every certificate renews when a third of its life is left.
+package pki
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+
+	cmv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	k8smeta "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/bulwark-platform/bulwark/components/kobject"
+)
+
+// Token is the component's type token.
+const Token = "bulwark:pki:PrivateCA"
+
+// The cert-manager chart, pinned once. Its CRDs (deploy/crds of the Go
+// module at the same version) are what the local cluster installs.
+const (
+	ChartRepo    = "https://charts.jetstack.io"
+	ChartName    = "cert-manager"
+	ChartVersion = "v1.21.2"
+)
+
+// Names of the issuers and the root CA secret.
+const (
+	BootstrapIssuer = "bulwark-selfsigned"
+	CAIssuer        = "bulwark-ca"
+	RootCASecret    = "bulwark-root-ca"
+)
+
+const apiVersion = "cert-manager.io/v1"
+
+// Args configures PrivateCA.
+type Args struct {
+	// Environment names the CA ("Bulwark <environment> root CA").
+	Environment string
+	// Install installs cert-manager from its pinned chart; false adopts
+	// a cert-manager that already runs.
+	Install bool
+	// Namespace is cert-manager's namespace, where the root CA's secret
+	// lives; default "cert-manager".
+	Namespace string
+	// Replicas of the cert-manager controller and webhook when installed.
+	Replicas int
+	// RootCADuration and LeafDuration; leaves must be shorter-lived.
+	RootCADuration, LeafDuration time.Duration
+	// LeafIssuer signs the leaf certificates; default CAIssuer.
+	LeafIssuer string
+	// Certificates are the leaf certificates to issue.
+	Certificates []Certificate
+	DependsOn    []pulumi.Resource
+	Provider     pulumi.ProviderResource
+}
+
+// Certificate is a leaf certificate request.
+type Certificate struct {
+	Name, Namespace, SecretName string
+	DNSNames                    []string
+}
+
+// PrivateCA is the certificate authority chain and its certificates.
+type PrivateCA struct {
+	pulumi.ResourceState
+	// CAIssuer is the name of the ClusterIssuer that signs with the root CA.
+	CAIssuer pulumi.StringOutput
+}
+
+var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+func (a *Args) withDefaults() *Args {
+	out := *a
+	if out.Namespace == "" {
+		out.Namespace = "cert-manager"
+	}
+	if out.LeafIssuer == "" {
+		out.LeafIssuer = CAIssuer
+	}
+	if out.Replicas == 0 {
+		out.Replicas = 1
+	}
+	return &out
+}
+
+func (a *Args) validate() error {
+	var errs []error
+	if a.RootCADuration < time.Hour || a.LeafDuration < time.Hour || a.LeafDuration >= a.RootCADuration {
+		errs = append(errs, fmt.Errorf("durations: need 1h <= leaf (%s) < root CA (%s)", a.LeafDuration, a.RootCADuration))
+	}
+	if !dns1123Label.MatchString(a.Namespace) {
+		errs = append(errs, fmt.Errorf("namespace: %q is not a DNS-1123 label", a.Namespace))
+	}
+	seen := map[string]bool{}
+	for i, c := range a.Certificates {
+		id := c.Namespace + "/" + c.Name
+		if !dns1123Label.MatchString(c.Name) || !dns1123Label.MatchString(c.Namespace) || c.SecretName == "" {
+			errs = append(errs, fmt.Errorf("certificates[%d]: name, namespace and secretName are required, got %q", i, id))
+		}
+		if len(c.DNSNames) == 0 {
+			errs = append(errs, fmt.Errorf("certificates[%d] %s: at least one DNS name is required", i, id))
+		}
+		if seen[id] {
+			errs = append(errs, fmt.Errorf("certificates[%d]: %s defined twice", i, id))
+		}
+		seen[id] = true
+	}
+	if a.Provider == nil {
+		errs = append(errs, errors.New("provider: required"))
+	}
+	return errors.Join(errs...)
+}
+
+// RenewBefore is a third of a certificate's lifetime: cert-manager renews
+// with that much left, so a failed renewal has time to be noticed.
+func RenewBefore(lifetime time.Duration) time.Duration { return lifetime / 3 }
+
+// New registers PrivateCA.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*PrivateCA, error) {
+	if args == nil {
+		return nil, errors.New("pki: args are required")
+	}
+	a := args.withDefaults()
+	if err := a.validate(); err != nil {
+		return nil, fmt.Errorf("pki %s: %w", name, err)
+	}
+	c := &PrivateCA{}
+	if err := ctx.RegisterComponentResource(Token, name, c, opts...); err != nil {
+		return nil, err
+	}
+	base := []pulumi.ResourceOption{pulumi.Parent(c), pulumi.Provider(a.Provider)}
+	ready := a.DependsOn
+	if a.Install {
+		chart, err := installCertManager(ctx, name, a, base)
+		if err != nil {
+			return nil, fmt.Errorf("pki %s: %w", name, err)
+		}
+		// Issuers are validated by cert-manager's webhook: creating them
+		// before it serves fails (cert-manager#2908). Depending on the
+		// chart waits for all of its resources, the webhook Deployment's
+		// readiness and the startupapicheck Job's completion included.
+		ready = slices.Concat(ready, []pulumi.Resource{chart})
+	}
+	afterReady := slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(ready)})
+
+	bootstrap, err := kobject.Register(ctx, name+"-bootstrap-issuer", kobject.Object{
+		APIVersion: apiVersion, Kind: "ClusterIssuer", Name: BootstrapIssuer,
+		Spec: cmv1.IssuerSpec{IssuerConfig: cmv1.IssuerConfig{SelfSigned: &cmv1.SelfSignedIssuer{}}},
+	}, afterReady...)
+	if err != nil {
+		return nil, err
+	}
+	root, err := kobject.Register(ctx, name+"-root-ca", kobject.Object{
+		APIVersion: apiVersion, Kind: "Certificate", Name: RootCASecret, Namespace: a.Namespace,
+		Spec: cmv1.CertificateSpec{
+			IsCA:        true,
+			CommonName:  fmt.Sprintf("Bulwark %s root CA", a.Environment),
+			SecretName:  RootCASecret,
+			Duration:    &k8smeta.Duration{Duration: a.RootCADuration},
+			RenewBefore: &k8smeta.Duration{Duration: RenewBefore(a.RootCADuration)},
+			PrivateKey:  ecdsaKey(),
+			Usages:      []cmv1.KeyUsage{cmv1.UsageCertSign, cmv1.UsageCRLSign, cmv1.UsageDigitalSignature},
+			IssuerRef:   cmmeta.IssuerReference{Name: BootstrapIssuer, Kind: "ClusterIssuer", Group: "cert-manager.io"},
+		},
+	}, slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(slices.Concat(ready, []pulumi.Resource{bootstrap}))})...)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := kobject.Register(ctx, name+"-ca-issuer", kobject.Object{
+		APIVersion: apiVersion, Kind: "ClusterIssuer", Name: CAIssuer,
+		Spec: cmv1.IssuerSpec{IssuerConfig: cmv1.IssuerConfig{CA: &cmv1.CAIssuer{SecretName: RootCASecret}}},
+	}, slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(slices.Concat(ready, []pulumi.Resource{root}))})...)
+	if err != nil {
+		return nil, err
+	}
+	for _, cert := range a.Certificates {
+		if _, err := kobject.Register(ctx, fmt.Sprintf("%s-cert-%s-%s", name, cert.Namespace, cert.Name), kobject.Object{
+			APIVersion: apiVersion, Kind: "Certificate", Name: cert.Name, Namespace: cert.Namespace,
+			Spec: cmv1.CertificateSpec{
+				CommonName:  cert.DNSNames[0],
+				DNSNames:    cert.DNSNames,
+				SecretName:  cert.SecretName,
+				Duration:    &k8smeta.Duration{Duration: a.LeafDuration},
+				RenewBefore: &k8smeta.Duration{Duration: RenewBefore(a.LeafDuration)},
+				PrivateKey:  ecdsaKey(),
+				Usages:      []cmv1.KeyUsage{cmv1.UsageServerAuth, cmv1.UsageDigitalSignature},
+				IssuerRef:   cmmeta.IssuerReference{Name: a.LeafIssuer, Kind: "ClusterIssuer", Group: "cert-manager.io"},
+			},
+		}, slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(slices.Concat(ready, []pulumi.Resource{ca}))})...); err != nil {
+			return nil, err
+		}
+	}
+	c.CAIssuer = pulumi.String(CAIssuer).ToStringOutput()
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"caIssuer": c.CAIssuer}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func ecdsaKey() *cmv1.CertificatePrivateKey {
+	return &cmv1.CertificatePrivateKey{Algorithm: cmv1.ECDSAKeyAlgorithm, Size: 256, RotationPolicy: cmv1.RotationPolicyAlways}
+}
+
+// chartValues is the part of the cert-manager chart's values Bulwark sets.
+type chartValues struct {
+	CRDs struct {
+		Enabled bool `json:"enabled"`
+		// Keep the CRDs (and so every certificate) when the chart goes.
+		Keep bool `json:"keep"`
+	} `json:"crds"`
+	ReplicaCount int `json:"replicaCount"`
+	Webhook      struct {
+		ReplicaCount int `json:"replicaCount"`
+	} `json:"webhook"`
+	PodDisruptionBudget struct {
+		Enabled bool `json:"enabled"`
+	} `json:"podDisruptionBudget"`
+	Prometheus struct {
+		Enabled bool `json:"enabled"`
+	} `json:"prometheus"`
+}
+
+func installCertManager(ctx *pulumi.Context, name string, a *Args, base []pulumi.ResourceOption) (pulumi.Resource, error) {
+	ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(a.Namespace)},
+	}, slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(a.DependsOn)})...)
+	if err != nil {
+		return nil, err
+	}
+	var v chartValues
+	v.CRDs.Enabled, v.CRDs.Keep = true, true
+	v.ReplicaCount, v.Webhook.ReplicaCount = a.Replicas, a.Replicas
+	v.PodDisruptionBudget.Enabled = a.Replicas > 1
+	v.Prometheus.Enabled = true
+	values, err := kobject.Values(v)
+	if err != nil {
+		return nil, err
+	}
+	return helmv4.NewChart(ctx, name+"-cert-manager", &helmv4.ChartArgs{
+		Chart:          pulumi.String(ChartName),
+		Version:        pulumi.String(ChartVersion),
+		RepositoryOpts: &helmv4.RepositoryOptsArgs{Repo: pulumi.String(ChartRepo)},
+		Namespace:      ns.Metadata.Name().Elem(),
+		Values:         values,
+	}, base...)
+}
