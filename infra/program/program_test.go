@@ -99,6 +99,43 @@ func TestEveryStackKeepsItsInvariants(t *testing.T) {
 			if appNamespaces != 2 {
 				t.Errorf("got %d application namespaces, want 2", appNamespaces)
 			}
+			gateways := m.ByType("kubernetes:networking.istio.io/v1:Gateway")
+			if len(gateways) != 1 {
+				t.Fatalf("got %d Gateways", len(gateways))
+			}
+			wantTLS := "TLSV1_2"
+			if stack == "prod" {
+				wantTLS = "TLSV1_3"
+			}
+			for _, srv := range mocktest.Get(gateways[0].Inputs, "spec", "servers").([]any) {
+				if mocktest.Dig(srv, "port", "protocol") == "HTTPS" && mocktest.Dig(srv, "tls", "minProtocolVersion") != wantTLS {
+					t.Errorf("HTTPS minimum %v, want %s", mocktest.Dig(srv, "tls", "minProtocolVersion"), wantTLS)
+				}
+				if mocktest.Dig(srv, "port", "protocol") == "HTTP" && mocktest.Dig(srv, "tls", "httpsRedirect") != true {
+					t.Error("plain HTTP is served instead of redirected")
+				}
+			}
+			limited := map[string]bool{}
+			for _, ef := range m.ByType("kubernetes:networking.istio.io/v1alpha3:EnvoyFilter") {
+				for _, p := range mocktest.Get(ef.Inputs, "spec", "configPatches").([]any) {
+					if name, ok := mocktest.Dig(p, "match", "routeConfiguration", "vhost", "route", "name").(string); ok {
+						limited[name] = true
+					}
+				}
+			}
+			for _, vs := range m.ByType("kubernetes:networking.istio.io/v1:VirtualService") {
+				for _, route := range mocktest.Get(vs.Inputs, "spec", "http").([]any) {
+					if name := mocktest.Dig(route, "name").(string); !limited[name] {
+						t.Errorf("edge route %s has no rate limit", name)
+					}
+				}
+			}
+			if got := len(m.ByType("kubernetes:networking.istio.io/v1:VirtualService")); got != 2 {
+				t.Errorf("%d edge routes, want one per gateway call (2)", got)
+			}
+			if got := len(m.ByType("kubernetes:security.istio.io/v1:PeerAuthentication")); got != 3 {
+				t.Errorf("%d PeerAuthentications, want the root namespace's and one per application namespace", got)
+			}
 			providers := m.ByType("pulumi:providers:kubernetes")
 			if len(providers) != 1 {
 				t.Fatalf("got %d kubernetes providers, want exactly the explicit one", len(providers))

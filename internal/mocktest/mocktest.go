@@ -21,6 +21,8 @@ type Resource struct {
 	Provider   string
 	Custom     bool
 	Inputs     resource.PropertyMap
+	// Dependencies are the URNs the resource explicitly depends on.
+	Dependencies []string
 }
 
 // Mocks records resources and echoes inputs back as outputs.
@@ -34,6 +36,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	r := Resource{Type: args.TypeToken, Name: args.Name, Provider: args.Provider, Custom: args.Custom, Inputs: args.Inputs}
 	if rpc := args.RegisterRPC; rpc != nil {
 		r.Parent = rpc.GetParent()
+		r.Dependencies = rpc.GetDependencies()
 	}
 	m.mu.Lock()
 	m.resources = append(m.resources, r)
@@ -81,3 +84,13 @@ func Get(props resource.PropertyMap, path ...string) any {
 
 // Dig walks nested maps by keys and returns the value found, or nil.
 func Dig(v any, path ...string) any { return objpath.Get(v, path...) }
+
+// Named returns the recorded resource with the given logical name.
+func (m *Mocks) Named(name string) (Resource, bool) {
+	for _, r := range m.All() {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return Resource{}, false
+}

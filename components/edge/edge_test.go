@@ -1,0 +1,176 @@
+package edge
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
+
+	"github.com/bulwark-platform/bulwark/internal/mocktest"
+)
+
+func args() *Args {
+	return &Args{
+		Namespace: "istio-ingress", PodLabels: map[string]string{"istio": "ingressgateway"},
+		Hosts: []string{"api.example.com"}, CredentialName: "gw-tls", MinTLSVersion: "1.3",
+		JWT: JWT{Issuer: "https://id.example.com/realms/x", JWKSURI: "https://id.example.com/certs", Audiences: []string{"api"}},
+		Routes: []Route{
+			{Name: "order", Namespace: "shop", Port: 8080, Methods: []string{"GET", "POST"}, Paths: []string{"/api/v1/orders", "/api/v1/orders/*"}, Scopes: []string{"orders:read"}, Requests: 10, PerSeconds: 1},
+			{Name: "user", Namespace: "shop", Port: 8081, Methods: []string{"GET"}, Paths: []string{"/api/v1/users"}, Requests: 5, PerSeconds: 2},
+		},
+	}
+}
+
+func TestGatewayServesTLSAndRedirectsHTTP(t *testing.T) {
+	for version, want := range map[string]networkingv1alpha3.ServerTLSSettings_TLSProtocol{"1.2": networkingv1alpha3.ServerTLSSettings_TLSV1_2, "1.3": networkingv1alpha3.ServerTLSSettings_TLSV1_3} {
+		a := args()
+		a.MinTLSVersion = version
+		g := Gateway(a)
+		if len(g.GetServers()) != 2 {
+			t.Fatalf("servers %v", g.GetServers())
+		}
+		http, https := g.GetServers()[0], g.GetServers()[1]
+		if http.GetPort().GetProtocol() != "HTTP" || !http.GetTls().GetHttpsRedirect() {
+			t.Errorf("HTTP server does not redirect: %v", http)
+		}
+		tls := https.GetTls()
+		if tls.GetMode() != networkingv1alpha3.ServerTLSSettings_SIMPLE || tls.GetCredentialName() != "gw-tls" || tls.GetMinProtocolVersion() != want {
+			t.Errorf("TLS %s: %v", version, tls)
+		}
+	}
+}
+
+func TestRoutesMatchExactlyTheGraphsRequests(t *testing.T) {
+	a := args()
+	vs := VirtualService(a, a.Routes[0])
+	route := vs.GetHttp()[0]
+	if route.GetName() != "order" || route.GetRoute()[0].GetDestination().GetHost() != "order.shop.svc.cluster.local" || route.GetRoute()[0].GetDestination().GetPort().GetNumber() != 8080 {
+		t.Errorf("route %v", route)
+	}
+	var got []string
+	for _, m := range route.GetMatch() {
+		uri := m.GetUri().GetExact()
+		if p := m.GetUri().GetPrefix(); p != "" {
+			uri = "prefix:" + p
+		}
+		got = append(got, m.GetMethod().GetExact()+" "+uri)
+	}
+	want := []string{"GET /api/v1/orders", "POST /api/v1/orders", "GET prefix:/api/v1/orders/", "POST prefix:/api/v1/orders/"}
+	if !slices.Equal(got, want) {
+		t.Errorf("matches %v, want %v", got, want)
+	}
+	if vs.GetGateways()[0] != "istio-ingress/"+GatewayName {
+		t.Errorf("gateways %v", vs.GetGateways())
+	}
+}
+
+func TestHTTPSNeedsAValidTokenWithTheRoutesScope(t *testing.T) {
+	a := args()
+	ap := RequireJWT(a)
+	rules := ap.GetRules()
+	if len(rules) != 1+len(a.Routes) {
+		t.Fatalf("got %d rules, want the redirect rule and one per route", len(rules))
+	}
+	redirect := rules[0]
+	if len(redirect.GetFrom()) != 0 || !slices.Equal(redirect.GetTo()[0].GetOperation().GetPorts(), []string{"8080"}) {
+		t.Errorf("redirect rule %v", redirect)
+	}
+	for i, r := range a.Routes {
+		rule := rules[i+1]
+		if got := rule.GetFrom()[0].GetSource().GetRequestPrincipals(); !slices.Equal(got, []string{a.JWT.Issuer + "/*"}) {
+			t.Errorf("%s: request principals %v", r.Name, got)
+		}
+		op := rule.GetTo()[0].GetOperation()
+		if !slices.Equal(op.GetPorts(), []string{"8443"}) || !slices.Equal(op.GetMethods(), r.Methods) || !slices.Equal(op.GetPaths(), r.Paths) {
+			t.Errorf("%s: operation %v", r.Name, op)
+		}
+		if len(r.Scopes) > 0 && (len(rule.GetWhen()) != 1 || rule.GetWhen()[0].GetKey() != "request.auth.claims[scope]" || !slices.Equal(rule.GetWhen()[0].GetValues(), r.Scopes)) {
+			t.Errorf("%s: scope condition %v", r.Name, rule.GetWhen())
+		}
+		if len(r.Scopes) == 0 && len(rule.GetWhen()) != 0 {
+			t.Errorf("%s: unexpected condition %v", r.Name, rule.GetWhen())
+		}
+	}
+	ra := RequestAuthentication(a)
+	if ra.GetJwtRules()[0].GetIssuer() != a.JWT.Issuer || ra.GetJwtRules()[0].GetJwksUri() != a.JWT.JWKSURI {
+		t.Errorf("request authentication %v", ra)
+	}
+}
+
+func TestEveryRouteIsRateLimited(t *testing.T) {
+	a := args()
+	ef, err := RateLimit(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patches := ef.GetConfigPatches()
+	if patches[0].GetApplyTo() != networkingv1alpha3.EnvoyFilter_HTTP_FILTER || patches[0].GetPatch().GetValue().GetFields()["name"].GetStringValue() != "envoy.filters.http.local_ratelimit" {
+		t.Fatalf("first patch does not insert the filter: %v", patches[0])
+	}
+	for _, r := range a.Routes {
+		found := false
+		for _, p := range patches[1:] {
+			if p.GetMatch().GetRouteConfiguration().GetVhost().GetRoute().GetName() != r.Name {
+				continue
+			}
+			found = true
+			bucket := p.GetPatch().GetValue().AsMap()["typed_per_filter_config"].(map[string]any)["envoy.filters.http.local_ratelimit"].(map[string]any)["value"].(map[string]any)["token_bucket"].(map[string]any)
+			if bucket["max_tokens"] != float64(r.Requests) || bucket["fill_interval"] != strconv.Itoa(r.PerSeconds)+"s" {
+				t.Errorf("%s: bucket %v", r.Name, bucket)
+			}
+		}
+		if !found {
+			t.Errorf("route %s has no rate limit", r.Name)
+		}
+	}
+}
+
+func TestEdgeRegistersItsObjects(t *testing.T) {
+	m, err := mocktest.Run("test", nil, func(ctx *pulumi.Context) error {
+		p, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{})
+		if err != nil {
+			return err
+		}
+		a := args()
+		a.Provider = p
+		_, err = New(ctx, "edge", a)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{"kubernetes:networking.istio.io/v1:Gateway", "kubernetes:security.istio.io/v1:RequestAuthentication", "kubernetes:security.istio.io/v1:AuthorizationPolicy", "kubernetes:networking.istio.io/v1alpha3:EnvoyFilter"} {
+		if got := len(m.ByType(typ)); got != 1 {
+			t.Errorf("%s: %d registered", typ, got)
+		}
+	}
+	if got := len(m.ByType("kubernetes:networking.istio.io/v1:VirtualService")); got != 2 {
+		t.Errorf("%d VirtualServices, want one per route", got)
+	}
+}
+
+func TestEdgeRejectsBadArgs(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Args)
+		want   string
+	}{
+		{"TLS 1.1", func(a *Args) { a.MinTLSVersion = "1.1" }, "minTLSVersion"},
+		{"no certificate", func(a *Args) { a.CredentialName = "" }, "credentialName"},
+		{"a route without a rate limit", func(a *Args) { a.Routes[1].Requests = 0 }, "routes[1] user: a rate limit is required"},
+		{"no issuer", func(a *Args) { a.JWT.Issuer = "" }, "jwt"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := args()
+			tc.mutate(a)
+			if err := a.validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,83 @@
+package meshpolicy
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	securityv1beta1 "istio.io/api/security/v1beta1"
+
+	"github.com/bulwark-platform/bulwark/internal/mocktest"
+)
+
+func ap(principals ...string) Resource[*securityv1beta1.AuthorizationPolicy] {
+	return Resource[*securityv1beta1.AuthorizationPolicy]{Name: "x", Namespace: "shop", Spec: &securityv1beta1.AuthorizationPolicy{
+		Rules: []*securityv1beta1.Rule{{From: []*securityv1beta1.Rule_From{{Source: &securityv1beta1.Source{Principals: principals}}}}},
+	}}
+}
+
+func TestMeshSecurityRefusesWeakPolicy(t *testing.T) {
+	strict := Resource[*securityv1beta1.PeerAuthentication]{Name: "default", Namespace: "shop", Spec: &securityv1beta1.PeerAuthentication{
+		Mtls: &securityv1beta1.PeerAuthentication_MutualTLS{Mode: securityv1beta1.PeerAuthentication_MutualTLS_STRICT}}}
+	permissive := strict
+	permissive.Spec = &securityv1beta1.PeerAuthentication{Mtls: &securityv1beta1.PeerAuthentication_MutualTLS{Mode: securityv1beta1.PeerAuthentication_MutualTLS_PERMISSIVE}}
+	portPermissive := strict
+	portPermissive.Spec = &securityv1beta1.PeerAuthentication{
+		Mtls:          &securityv1beta1.PeerAuthentication_MutualTLS{Mode: securityv1beta1.PeerAuthentication_MutualTLS_STRICT},
+		PortLevelMtls: map[uint32]*securityv1beta1.PeerAuthentication_MutualTLS{9090: {Mode: securityv1beta1.PeerAuthentication_MutualTLS_DISABLE}},
+	}
+	tests := []struct {
+		name string
+		args Args
+		want string
+	}{
+		{"permissive mTLS", Args{PeerAuthentications: []Resource[*securityv1beta1.PeerAuthentication]{permissive}}, "only STRICT"},
+		{"a plaintext port", Args{PeerAuthentications: []Resource[*securityv1beta1.PeerAuthentication]{portPermissive}}, "port 9090 is DISABLE"},
+		{"a wildcard principal", Args{AuthorizationPolicies: []Resource[*securityv1beta1.AuthorizationPolicy]{ap("*")}}, `wildcard source "*"`},
+		{"a rule without sources", Args{AuthorizationPolicies: []Resource[*securityv1beta1.AuthorizationPolicy]{{Name: "x", Namespace: "shop", Spec: &securityv1beta1.AuthorizationPolicy{Rules: []*securityv1beta1.Rule{{}}}}}}, "admits every source"},
+		{"a source without principals", Args{AuthorizationPolicies: []Resource[*securityv1beta1.AuthorizationPolicy]{ap()}}, "without principals"},
+		{"a policy twice", Args{PeerAuthentications: []Resource[*securityv1beta1.PeerAuthentication]{strict, strict}}, "defined twice"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := mocktest.Run("test", nil, func(ctx *pulumi.Context) error {
+				p, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{})
+				if err != nil {
+					return err
+				}
+				a := tc.args
+				a.Provider = p
+				_, err = New(ctx, "mesh", &a)
+				return err
+			})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+			if n := len(m.All()); n != 1 {
+				t.Errorf("%d resources registered despite bad policy", n-1)
+			}
+		})
+	}
+}
+
+func TestMeshSecurityRegistersEachPolicyUnderTheComponent(t *testing.T) {
+	m, err := mocktest.Run("test", nil, func(ctx *pulumi.Context) error {
+		p, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{})
+		if err != nil {
+			return err
+		}
+		_, err = New(ctx, "mesh", &Args{AuthorizationPolicies: []Resource[*securityv1beta1.AuthorizationPolicy]{ap("cluster.local/ns/a/sa/b")}, Provider: p})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aps := m.ByType("kubernetes:security.istio.io/v1:AuthorizationPolicy")
+	if len(aps) != 1 || aps[0].Parent != "urn:pulumi:test::bulwark::"+Token+"::mesh" || !strings.Contains(aps[0].Provider, "::k8s::") {
+		t.Fatalf("%+v", aps)
+	}
+	if got := mocktest.Get(aps[0].Inputs, "spec", "rules"); got == nil {
+		t.Error("spec lost in registration")
+	}
+}
