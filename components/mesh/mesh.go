@@ -9,9 +9,7 @@ import (
 	"fmt"
 	"slices"
 
-	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
-	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	telemetryv1alpha1 "istio.io/api/telemetry/v1alpha1"
@@ -50,6 +48,9 @@ type Args struct {
 	CollectorPort int
 	// SamplingRatio of traces, 0 to 1.
 	SamplingRatio float64
+	// ExternalCAAddress, when set, is the CA istiod's workloads get their
+	// certificates from (cert-manager istio-csr) instead of istiod's own.
+	ExternalCAAddress string
 	// Replicas of istiod and the gateway when installed.
 	Replicas  int
 	DependsOn []pulumi.Resource
@@ -143,7 +144,11 @@ type IstiodValues struct {
 		CNI struct {
 			Enabled bool `json:"enabled"`
 		} `json:"cni"`
+		Env map[string]string `json:"env,omitempty"`
 	} `json:"pilot"`
+	Global struct {
+		CAAddress string `json:"caAddress,omitempty"`
+	} `json:"global"`
 }
 
 // MeshConfig is the part of Istio's MeshConfig Bulwark sets.
@@ -183,6 +188,10 @@ func Istiod(a *Args) IstiodValues {
 	v.MeshConfig.DefaultConfig.HoldApplicationUntilProxyStarts = true
 	v.Pilot.ReplicaCount, v.Pilot.AutoscaleMin = a.Replicas, a.Replicas
 	v.Pilot.CNI.Enabled = true
+	if a.ExternalCAAddress != "" {
+		v.Global.CAAddress = a.ExternalCAAddress
+		v.Pilot.Env = map[string]string{"ENABLE_CA_SERVER": "false"}
+	}
 	return v
 }
 
@@ -197,21 +206,10 @@ type GatewayValues struct {
 	} `json:"autoscaling"`
 }
 
+// install installs the charts into the root and gateway namespaces, which
+// must exist (the program creates them, with their Pod Security levels).
 func install(ctx *pulumi.Context, name string, a *Args, base []pulumi.ResourceOption) ([]pulumi.Resource, error) {
-	ns := func(suffix, n string) (*corev1.Namespace, error) {
-		return corev1.NewNamespace(ctx, name+"-"+suffix, &corev1.NamespaceArgs{
-			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(n)},
-		}, slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(a.DependsOn)})...)
-	}
-	root, err := ns("root-namespace", a.RootNamespace)
-	if err != nil {
-		return nil, err
-	}
-	gwNS, err := ns("gateway-namespace", a.GatewayNamespace)
-	if err != nil {
-		return nil, err
-	}
-	chart := func(suffix, chartName, release string, namespace pulumi.StringInput, values any, deps ...pulumi.Resource) (*helmv4.Chart, error) {
+	chart := func(suffix, chartName, release, namespace string, values any, deps ...pulumi.Resource) (*helmv4.Chart, error) {
 		vals, err := kobject.Values(values)
 		if err != nil {
 			return nil, fmt.Errorf("%s values: %w", chartName, err)
@@ -221,25 +219,25 @@ func install(ctx *pulumi.Context, name string, a *Args, base []pulumi.ResourceOp
 			Name:           pulumi.String(release),
 			Version:        pulumi.String(ChartVersion),
 			RepositoryOpts: &helmv4.RepositoryOptsArgs{Repo: pulumi.String(ChartRepo)},
-			Namespace:      namespace,
+			Namespace:      pulumi.String(namespace),
 			Values:         vals,
-		}, slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(deps)})...)
+		}, slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(slices.Concat(a.DependsOn, deps))})...)
 	}
-	baseChart, err := chart("base", "base", "istio-base", root.Metadata.Name().Elem(), map[string]any{"defaultRevision": "default"})
+	baseChart, err := chart("base", "base", "istio-base", a.RootNamespace, map[string]any{"defaultRevision": "default"})
 	if err != nil {
 		return nil, err
 	}
-	cni, err := chart("cni", "cni", "istio-cni", root.Metadata.Name().Elem(), map[string]any{"profile": "default"}, baseChart)
+	cni, err := chart("cni", "cni", "istio-cni", a.RootNamespace, map[string]any{"profile": "default"}, baseChart)
 	if err != nil {
 		return nil, err
 	}
-	istiod, err := chart("istiod", "istiod", "istiod", root.Metadata.Name().Elem(), Istiod(a), baseChart, cni)
+	istiod, err := chart("istiod", "istiod", "istiod", a.RootNamespace, Istiod(a), baseChart, cni)
 	if err != nil {
 		return nil, err
 	}
 	var gw GatewayValues
 	gw.Labels, gw.Service.Type, gw.Autoscaling.MinReplicas = a.GatewayLabels, "LoadBalancer", a.Replicas
-	gateway, err := chart("gateway", "gateway", a.GatewayServiceAccount, gwNS.Metadata.Name().Elem(), gw, istiod)
+	gateway, err := chart("gateway", "gateway", a.GatewayServiceAccount, a.GatewayNamespace, gw, istiod)
 	if err != nil {
 		return nil, err
 	}

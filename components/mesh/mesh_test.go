@@ -48,7 +48,9 @@ func TestInstallUsesThePinnedChartsInOrder(t *testing.T) {
 		t.Errorf("gateway release %v: its service account must be the graph's gateway identity", mocktest.Get(gw.Inputs, "name"))
 	}
 	istiod, _ := m.Named("istio-istiod")
-	if !slices.ContainsFunc(istiod.Dependencies, func(u string) bool { return u == "urn:pulumi:test::bulwark::"+Token+"$kubernetes:helm.sh/v4:Chart::istio-cni" }) {
+	if !slices.ContainsFunc(istiod.Dependencies, func(u string) bool {
+		return u == "urn:pulumi:test::bulwark::"+Token+"$kubernetes:helm.sh/v4:Chart::istio-cni"
+	}) {
 		t.Errorf("istiod does not wait for the CNI agent: %v", istiod.Dependencies)
 	}
 	mc := mocktest.Get(istiod.Inputs, "values", "meshConfig").(map[string]any)

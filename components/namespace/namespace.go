@@ -22,6 +22,7 @@ const Token = "bulwark:namespace:AppNamespace"
 const (
 	Restricted = "restricted"
 	Baseline   = "baseline"
+	Privileged = "privileged"
 )
 
 // Args configures an AppNamespace.
@@ -30,6 +31,10 @@ type Args struct {
 	Name string
 	// PodSecurity is the level enforced, audited and warned; default restricted.
 	PodSecurity string
+	// PrivilegedReason must say why when PodSecurity is privileged (only a
+	// platform namespace such as Istio's, whose CNI node agent needs host
+	// access, may be).
+	PrivilegedReason string
 	// PodSecurityVersion pins the standard's version; default "latest".
 	PodSecurityVersion string
 	// Labels are extra labels; they may not override the Pod Security ones.
@@ -65,8 +70,11 @@ func (a *Args) validate() error {
 	if len(a.Name) > 63 || !dns1123Label.MatchString(a.Name) {
 		errs = append(errs, fmt.Errorf("name: %q is not a DNS-1123 label", a.Name))
 	}
-	if a.PodSecurity != Restricted && a.PodSecurity != Baseline {
-		errs = append(errs, fmt.Errorf("podSecurity: %q is not %q or %q (privileged is never allowed for application namespaces)", a.PodSecurity, Restricted, Baseline))
+	switch {
+	case a.PodSecurity == Privileged && a.PrivilegedReason == "":
+		errs = append(errs, errors.New("podSecurity: privileged needs privilegedReason (never for application namespaces)"))
+	case a.PodSecurity != Restricted && a.PodSecurity != Baseline && a.PodSecurity != Privileged:
+		errs = append(errs, fmt.Errorf("podSecurity: %q is not %q, %q or %q", a.PodSecurity, Restricted, Baseline, Privileged))
 	}
 	for k := range a.Labels {
 		if _, reserved := podSecurityLabels("", "")[k]; reserved {
@@ -107,10 +115,15 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 	maps.Copy(labels, podSecurityLabels(a.PodSecurity, a.PodSecurityVersion))
 	labels["app.kubernetes.io/part-of"] = "bulwark"
+	var annotations pulumi.StringMapInput
+	if a.PrivilegedReason != "" {
+		annotations = pulumi.StringMap{"bulwark.dev/privileged-reason": pulumi.String(a.PrivilegedReason)}
+	}
 	ns, err := corev1.NewNamespace(ctx, name+"-ns", &corev1.NamespaceArgs{
 		Metadata: &metav1.ObjectMetaArgs{
-			Name:   pulumi.String(a.Name),
-			Labels: pulumi.ToStringMap(labels),
+			Name:        pulumi.String(a.Name),
+			Labels:      pulumi.ToStringMap(labels),
+			Annotations: annotations,
 		},
 	}, pulumi.Parent(c), pulumi.Provider(a.Provider))
 	if err != nil {

@@ -14,9 +14,7 @@ import (
 
 	cmv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
-	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
-	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	k8smeta "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -25,6 +23,15 @@ import (
 
 // Token is the component's type token.
 const Token = "bulwark:pki:PrivateCA"
+
+// The istio-csr chart, pinned once: it signs Istio workload certificates
+// with the private CA when Args.IstioCSR is set.
+const (
+	IstioCSRChart   = "cert-manager-istio-csr"
+	IstioCSRVersion = "v0.14.0"
+	// IstioCSRAddress is where istiod's workloads request certificates.
+	IstioCSRAddress = "cert-manager-istio-csr.cert-manager.svc:443"
+)
 
 // The cert-manager chart, pinned once. Its CRDs (deploy/crds of the Go
 // module at the same version) are what the local cluster installs.
@@ -61,8 +68,13 @@ type Args struct {
 	LeafIssuer string
 	// Certificates are the leaf certificates to issue.
 	Certificates []Certificate
-	DependsOn    []pulumi.Resource
-	Provider     pulumi.ProviderResource
+	// IstioCSR installs cert-manager istio-csr so that Istio's workload
+	// certificates come from the private CA; MeshRootNamespace and
+	// TrustDomain configure it.
+	IstioCSR                       bool
+	MeshRootNamespace, TrustDomain string
+	DependsOn                      []pulumi.Resource
+	Provider                       pulumi.ProviderResource
 }
 
 // Certificate is a leaf certificate request.
@@ -76,6 +88,9 @@ type PrivateCA struct {
 	pulumi.ResourceState
 	// CAIssuer is the name of the ClusterIssuer that signs with the root CA.
 	CAIssuer pulumi.StringOutput
+	// MeshCA is what the mesh's control plane must wait for before it
+	// starts: istio-csr when enabled, else nothing.
+	MeshCA []pulumi.Resource
 }
 
 var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
@@ -115,6 +130,9 @@ func (a *Args) validate() error {
 			errs = append(errs, fmt.Errorf("certificates[%d]: %s defined twice", i, id))
 		}
 		seen[id] = true
+	}
+	if a.IstioCSR && (a.MeshRootNamespace == "" || a.TrustDomain == "") {
+		errs = append(errs, errors.New("istioCSR: meshRootNamespace and trustDomain are required"))
 	}
 	if a.Provider == nil {
 		errs = append(errs, errors.New("provider: required"))
@@ -201,6 +219,13 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			return nil, err
 		}
 	}
+	if a.IstioCSR {
+		csr, err := installIstioCSR(ctx, name, a, slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(slices.Concat(ready, []pulumi.Resource{ca}))}))
+		if err != nil {
+			return nil, fmt.Errorf("pki %s: %w", name, err)
+		}
+		c.MeshCA = []pulumi.Resource{csr}
+	}
 	c.CAIssuer = pulumi.String(CAIssuer).ToStringOutput()
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"caIssuer": c.CAIssuer}); err != nil {
 		return nil, err
@@ -231,13 +256,9 @@ type chartValues struct {
 	} `json:"prometheus"`
 }
 
+// installCertManager installs the chart into a.Namespace, which must exist
+// (the program creates it with its Pod Security level).
 func installCertManager(ctx *pulumi.Context, name string, a *Args, base []pulumi.ResourceOption) (pulumi.Resource, error) {
-	ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(a.Namespace)},
-	}, slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(a.DependsOn)})...)
-	if err != nil {
-		return nil, err
-	}
 	var v chartValues
 	v.CRDs.Enabled, v.CRDs.Keep = true, true
 	v.ReplicaCount, v.Webhook.ReplicaCount = a.Replicas, a.Replicas
@@ -251,7 +272,46 @@ func installCertManager(ctx *pulumi.Context, name string, a *Args, base []pulumi
 		Chart:          pulumi.String(ChartName),
 		Version:        pulumi.String(ChartVersion),
 		RepositoryOpts: &helmv4.RepositoryOptsArgs{Repo: pulumi.String(ChartRepo)},
-		Namespace:      ns.Metadata.Name().Elem(),
+		Namespace:      pulumi.String(a.Namespace),
 		Values:         values,
-	}, base...)
+	}, slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(a.DependsOn)})...)
+}
+
+// istioCSRValues is the part of the istio-csr chart's values Bulwark sets.
+type istioCSRValues struct {
+	App struct {
+		CertManager struct {
+			Namespace string `json:"namespace"`
+			Issuer    struct {
+				Name  string `json:"name"`
+				Kind  string `json:"kind"`
+				Group string `json:"group"`
+			} `json:"issuer"`
+		} `json:"certmanager"`
+		TLS struct {
+			TrustDomain string `json:"trustDomain"`
+		} `json:"tls"`
+		Istio struct {
+			Namespace string `json:"namespace"`
+		} `json:"istio"`
+	} `json:"app"`
+}
+
+func installIstioCSR(ctx *pulumi.Context, name string, a *Args, opts []pulumi.ResourceOption) (pulumi.Resource, error) {
+	var v istioCSRValues
+	v.App.CertManager.Namespace = a.MeshRootNamespace
+	v.App.CertManager.Issuer.Name, v.App.CertManager.Issuer.Kind, v.App.CertManager.Issuer.Group = CAIssuer, "ClusterIssuer", "cert-manager.io"
+	v.App.TLS.TrustDomain = a.TrustDomain
+	v.App.Istio.Namespace = a.MeshRootNamespace
+	values, err := kobject.Values(v)
+	if err != nil {
+		return nil, err
+	}
+	return helmv4.NewChart(ctx, name+"-istio-csr", &helmv4.ChartArgs{
+		Chart:          pulumi.String(IstioCSRChart),
+		Version:        pulumi.String(IstioCSRVersion),
+		RepositoryOpts: &helmv4.RepositoryOptsArgs{Repo: pulumi.String(ChartRepo)},
+		Namespace:      pulumi.String(a.Namespace),
+		Values:         values,
+	}, opts...)
 }

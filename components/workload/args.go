@@ -60,6 +60,8 @@ type Args struct {
 	Env map[string]string
 	// Labels are extra labels on every object.
 	Labels map[string]string
+	// PodAnnotations are set on the pod template (mesh settings, say).
+	PodAnnotations map[string]string
 	// Provider is the Kubernetes provider; required.
 	Provider pulumi.ProviderResource
 }
@@ -86,6 +88,7 @@ func (a *Args) withDefaults() *Args {
 	out := *a
 	out.Env = maps.Clone(a.Env)
 	out.Labels = maps.Clone(a.Labels)
+	out.PodAnnotations = maps.Clone(a.PodAnnotations)
 	if out.ServiceAccount == "" {
 		out.ServiceAccount = out.Name
 	}

@@ -92,7 +92,7 @@ func (c *ServiceDeployment) build(ctx *pulumi.Context, name string, a *Args) err
 				},
 			},
 			Template: &corev1.PodTemplateSpecArgs{
-				Metadata: &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(labels)},
+				Metadata: &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(labels), Annotations: podAnnotations(a.PodAnnotations)},
 				Spec:     podSpec(a, sa.Metadata.Name().Elem(), selector),
 			},
 		},
@@ -166,6 +166,14 @@ func (c *ServiceDeployment) build(ctx *pulumi.Context, name string, a *Args) err
 	c.HPA = hpa.Metadata.Name().Elem()
 	c.VPA = vpa.Metadata.Name().Elem()
 	return nil
+}
+
+// podAnnotations is nil for none, so that no empty map shows as a diff.
+func podAnnotations(m map[string]string) pulumi.StringMapInput {
+	if len(m) == 0 {
+		return nil
+	}
+	return pulumi.ToStringMap(m)
 }
 
 // SelectorLabels are the labels that select a service's pods: its

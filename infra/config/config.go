@@ -385,6 +385,9 @@ func (c *Config) Validate() error {
 	}
 	c.Mesh.validate(bad)
 	c.Certificates.validate(bad)
+	if c.Certificates.IstioCSR && !c.Install.Istio {
+		bad("certificates.istioCSR", "needs install.istio: the CA of a mesh Bulwark adopts is not Bulwark's to change")
+	}
 	c.Edge.validate(c.Environment, &c.Graph, bad)
 	if !slices.Contains(VaultModes, c.Vault.Mode) {
 		bad("vault.mode", "%q is not one of %s", c.Vault.Mode, strings.Join(VaultModes, ", "))

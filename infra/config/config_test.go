@@ -144,6 +144,8 @@ func TestBadConfigurationNamesTheKey(t *testing.T) {
 			"bulwark:edge.jwt.jwksUri: must use https outside local and ci"},
 		{"a host that is not a DNS name", map[string]string{"bulwark:edge": `{"hosts": ["api example"]}`},
 			`bulwark:edge.hosts[0]: "api example" is not a DNS name`},
+		{"istio-csr on an adopted mesh", map[string]string{"bulwark:install": `{"istio": false}`, "bulwark:certificates": `{"istioCSR": true}`},
+			"bulwark:certificates.istioCSR: needs install.istio"},
 		{"invalid JSON", map[string]string{"bulwark:install": `{istio: true`},
 			"bulwark:install: not a valid value"},
 	}

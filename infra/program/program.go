@@ -106,19 +106,7 @@ func Platform(ctx *pulumi.Context, cfg *config.Config) error {
 		return fmt.Errorf("kubernetes provider: %w", err)
 	}
 
-	meshInstall, err := mesh.New(ctx, "istio", &mesh.Args{
-		Install:               cfg.Install.Istio,
-		RootNamespace:         cfg.Mesh.RootNamespace,
-		GatewayNamespace:      cfg.Graph.Gateway.Namespace,
-		GatewayLabels:         cfg.Graph.Gateway.PodLabels,
-		GatewayServiceAccount: cfg.Graph.Gateway.ServiceAccount,
-		RegistryOnly:          cfg.Environment == config.Staging || cfg.Environment == config.Prod,
-		CollectorHost:         cfg.Mesh.OTelCollector.Service + "." + cfg.Mesh.OTelCollector.Namespace + ".svc.cluster.local",
-		CollectorPort:         cfg.Mesh.OTelCollector.Port,
-		SamplingRatio:         cfg.Observability.TraceSamplingRatio,
-		Replicas:              min(cfg.Workloads.Replicas, 3),
-		Provider:              provider,
-	})
+	platformNS, err := platformNamespaces(ctx, cfg, provider)
 	if err != nil {
 		return err
 	}
@@ -146,7 +134,31 @@ func Platform(ctx *pulumi.Context, cfg *config.Config) error {
 		nsResources = append(nsResources, n)
 	}
 
-	ca, err := privateCA(ctx, cfg, provider, slices.Concat(nsResources, meshInstall.Ready))
+	// Order: namespaces, then the CA (cert-manager and, with istio-csr,
+	// the mesh's CA), then the mesh control plane, then mesh config.
+	ca, err := privateCA(ctx, cfg, provider, slices.Concat(platformNS, nsResources))
+	if err != nil {
+		return err
+	}
+	meshCAAddress := ""
+	if cfg.Certificates.IstioCSR {
+		meshCAAddress = pki.IstioCSRAddress
+	}
+	meshInstall, err := mesh.New(ctx, "istio", &mesh.Args{
+		Install:               cfg.Install.Istio,
+		RootNamespace:         cfg.Mesh.RootNamespace,
+		GatewayNamespace:      cfg.Graph.Gateway.Namespace,
+		GatewayLabels:         cfg.Graph.Gateway.PodLabels,
+		GatewayServiceAccount: cfg.Graph.Gateway.ServiceAccount,
+		RegistryOnly:          cfg.Environment == config.Staging || cfg.Environment == config.Prod,
+		CollectorHost:         cfg.Mesh.OTelCollector.Service + "." + cfg.Mesh.OTelCollector.Namespace + ".svc.cluster.local",
+		CollectorPort:         cfg.Mesh.OTelCollector.Port,
+		SamplingRatio:         cfg.Observability.TraceSamplingRatio,
+		ExternalCAAddress:     meshCAAddress,
+		Replicas:              min(cfg.Workloads.Replicas, 3),
+		DependsOn:             slices.Concat(platformNS, ca.MeshCA),
+		Provider:              provider,
+	})
 	if err != nil {
 		return err
 	}
@@ -208,6 +220,7 @@ func Platform(ctx *pulumi.Context, cfg *config.Config) error {
 			TopologySpread:                w.TopologySpread,
 			Env:                           serviceEnv(cfg, &s),
 			Labels:                        map[string]string{"bulwark.dev/environment": string(cfg.Environment)},
+			PodAnnotations:                meshPodAnnotations,
 			Provider:                      provider,
 		})
 		if err != nil {
@@ -243,6 +256,43 @@ func Platform(ctx *pulumi.Context, cfg *config.Config) error {
 	return nil
 }
 
+// meshPodAnnotations keep kubelet probes working under STRICT mTLS: the
+// injector rewrites HTTP probes to the sidecar agent (port 15020), which
+// calls the app over localhost, so the kubelet never needs a mesh
+// certificate. The app starts only after its sidecar is ready.
+var meshPodAnnotations = map[string]string{
+	"sidecar.istio.io/rewriteAppHTTPProbers": "true",
+	"proxy.istio.io/config":                  `{"holdApplicationUntilProxyStarts": true}`,
+}
+
+// platformNamespaces creates the namespaces of the third-party parts
+// Bulwark installs (adopted ones exist already). Istio's root namespace
+// runs the CNI node agent, which needs host access: it is the one
+// privileged namespace, and says so.
+func platformNamespaces(ctx *pulumi.Context, cfg *config.Config, provider pulumi.ProviderResource) ([]pulumi.Resource, error) {
+	var specs []namespace.Args
+	if cfg.Install.Istio {
+		specs = append(specs,
+			namespace.Args{Name: cfg.Mesh.RootNamespace, PodSecurity: namespace.Privileged, PrivilegedReason: "istio-cni node agent configures pod networking on the host"},
+			namespace.Args{Name: cfg.Graph.Gateway.Namespace},
+		)
+	}
+	if cfg.Install.CertManager {
+		specs = append(specs, namespace.Args{Name: "cert-manager"})
+	}
+	var out []pulumi.Resource
+	for _, a := range specs {
+		a.Labels = map[string]string{"bulwark.dev/environment": string(cfg.Environment)}
+		a.Provider = provider
+		n, err := namespace.New(ctx, "platform-"+a.Name, &a)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
 // GatewayCertificateSecret is the TLS secret of the ingress gateway.
 const GatewayCertificateSecret = "bulwark-gateway-tls"
 
@@ -269,15 +319,18 @@ func privateCA(ctx *pulumi.Context, cfg *config.Config, provider pulumi.Provider
 		}
 	}
 	return pki.New(ctx, "pki", &pki.Args{
-		Environment:    string(cfg.Environment),
-		Install:        cfg.Install.CertManager,
-		Replicas:       min(cfg.Workloads.Replicas, 3),
-		RootCADuration: rootLife,
-		LeafDuration:   leafLife,
-		LeafIssuer:     cfg.Certificates.Issuer,
-		Certificates:   certs,
-		DependsOn:      deps,
-		Provider:       provider,
+		Environment:       string(cfg.Environment),
+		IstioCSR:          cfg.Certificates.IstioCSR,
+		MeshRootNamespace: cfg.Mesh.RootNamespace,
+		TrustDomain:       cfg.Mesh.TrustDomain,
+		Install:           cfg.Install.CertManager,
+		Replicas:          min(cfg.Workloads.Replicas, 3),
+		RootCADuration:    rootLife,
+		LeafDuration:      leafLife,
+		LeafIssuer:        cfg.Certificates.Issuer,
+		Certificates:      certs,
+		DependsOn:         deps,
+		Provider:          provider,
 	})
 }
 

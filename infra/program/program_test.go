@@ -3,6 +3,7 @@ package program
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -89,11 +90,17 @@ func TestEveryStackKeepsItsInvariants(t *testing.T) {
 			}
 			appNamespaces := 0
 			for _, ns := range m.ByType("kubernetes:core/v1:Namespace") {
-				if strings.HasPrefix(ns.Parent, "urn:pulumi:"+stack+"::bulwark::bulwark:namespace:AppNamespace::") {
+				if strings.HasPrefix(ns.Parent, "urn:pulumi:"+stack+"::bulwark::bulwark:namespace:AppNamespace::") && !strings.Contains(ns.Parent, "::platform-") {
 					appNamespaces++
 					if mocktest.Get(ns.Inputs, "metadata", "labels", "pod-security.kubernetes.io/enforce") != "restricted" {
 						t.Errorf("namespace %s does not enforce restricted", ns.Name)
 					}
+				}
+			}
+			for _, ns := range m.ByType("kubernetes:core/v1:Namespace") {
+				level := mocktest.Get(ns.Inputs, "metadata", "labels", "pod-security.kubernetes.io/enforce")
+				if level == "privileged" && mocktest.Get(ns.Inputs, "metadata", "name") != "istio-system" {
+					t.Errorf("namespace %s is privileged", ns.Name)
 				}
 			}
 			if appNamespaces != 2 {
@@ -216,5 +223,26 @@ func TestKeysFromPulumiConfigEnv(t *testing.T) {
 	_, err := mocktest.Run("dev", values, New(Options{}))
 	if err == nil || !strings.Contains(err.Error(), "bulwark:extra: unknown configuration key") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestIstioCSRFeedsTheMeshCA(t *testing.T) {
+	m, err := runStack(t, "prod", map[string]string{"bulwark:certificates": `{"istioCSR": true}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, ok := m.Named("pki-istio-csr")
+	if !ok {
+		t.Fatal("istio-csr not installed")
+	}
+	if mocktest.Get(csr.Inputs, "values", "app", "certmanager", "issuer", "name") != "bulwark-ca" {
+		t.Errorf("istio-csr issuer %v", mocktest.Get(csr.Inputs, "values", "app", "certmanager"))
+	}
+	istiod, _ := m.Named("istio-istiod")
+	if mocktest.Get(istiod.Inputs, "values", "global", "caAddress") != "cert-manager-istio-csr.cert-manager.svc:443" {
+		t.Errorf("istiod CA address %v", mocktest.Get(istiod.Inputs, "values", "global"))
+	}
+	if !slices.ContainsFunc(istiod.Dependencies, func(u string) bool { return strings.HasSuffix(u, "::pki-istio-csr") }) {
+		t.Errorf("istiod does not wait for istio-csr: %v", istiod.Dependencies)
 	}
 }
