@@ -302,6 +302,93 @@ func TestCIStackOnLocalCluster(t *testing.T) {
 		assert.Empty(t, policy.Diff(want, report), "live policy report differs from the graph")
 	})
 
+	t.Run("the edge and the CA chain as the API server holds them", func(t *testing.T) {
+		values, err := config.ReadStackFile(filepath.Join(project, "stacks", "Pulumi.ci.yaml"))
+		require.NoError(t, err)
+		cfg, err := config.Load(config.MapGetter(values), config.Keys(values))
+		require.NoError(t, err)
+		get := func(gvr schema.GroupVersionResource, ns, name string) map[string]any {
+			t.Helper()
+			var u *unstructured.Unstructured
+			var err error
+			if ns == "" {
+				u, err = dyn.Resource(gvr).Get(ctx, name, metav1.GetOptions{})
+			} else {
+				u, err = dyn.Resource(gvr).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+			}
+			require.NoError(t, err, "%s %s/%s", gvr.Resource, ns, name)
+			return u.Object
+		}
+		gwNS := cfg.Graph.Gateway.Namespace
+		gw := get(gvr("networking.istio.io", "v1", "gateways"), gwNS, "bulwark-gateway")
+		servers, _, _ := unstructured.NestedSlice(gw, "spec", "servers")
+		require.Len(t, servers, 2)
+		for _, srv := range servers {
+			m := srv.(map[string]any)
+			switch proto, _, _ := unstructured.NestedString(m, "port", "protocol"); proto {
+			case "HTTP":
+				redirect, _, _ := unstructured.NestedBool(m, "tls", "httpsRedirect")
+				assert.True(t, redirect, "HTTP is not redirected to HTTPS")
+			case "HTTPS":
+				minTLS, _, _ := unstructured.NestedString(m, "tls", "minProtocolVersion")
+				assert.Equal(t, "TLSV1_2", minTLS)
+				secret, _, _ := unstructured.NestedString(m, "tls", "credentialName")
+				assert.Equal(t, "bulwark-gateway-tls", secret)
+			default:
+				t.Errorf("unexpected server protocol %q", proto)
+			}
+		}
+		filter := get(gvr("networking.istio.io", "v1alpha3", "envoyfilters"), gwNS, "bulwark-rate-limit")
+		patches, _, _ := unstructured.NestedSlice(filter, "spec", "configPatches")
+		limited := map[string]bool{}
+		for _, p := range patches {
+			if name, ok, _ := unstructured.NestedString(p.(map[string]any), "match", "routeConfiguration", "vhost", "route", "name"); ok {
+				limited[name] = true
+			}
+		}
+		for _, c := range cfg.Graph.Gateway.Calls {
+			vs := get(gvr("networking.istio.io", "v1", "virtualservices"), gwNS, c.Target)
+			routes, _, _ := unstructured.NestedSlice(vs, "spec", "http")
+			require.Len(t, routes, 1)
+			assert.True(t, limited[c.Target], "route %s has no rate limit", c.Target)
+		}
+		ra := get(gvr("security.istio.io", "v1", "requestauthentications"), gwNS, "bulwark-jwt")
+		rules, _, _ := unstructured.NestedSlice(ra, "spec", "jwtRules")
+		require.Len(t, rules, 1)
+		assert.Equal(t, cfg.Edge.JWT.Issuer, rules[0].(map[string]any)["issuer"])
+
+		get(gvr("cert-manager.io", "v1", "clusterissuers"), "", "bulwark-selfsigned")
+		caIssuer := get(gvr("cert-manager.io", "v1", "clusterissuers"), "", "bulwark-ca")
+		caSecret, _, _ := unstructured.NestedString(caIssuer, "spec", "ca", "secretName")
+		assert.Equal(t, "bulwark-root-ca", caSecret)
+		checkLifetime := func(cert map[string]any, want string) {
+			t.Helper()
+			d, _, _ := unstructured.NestedString(cert, "spec", "duration")
+			rb, _, _ := unstructured.NestedString(cert, "spec", "renewBefore")
+			life, err := time.ParseDuration(d)
+			require.NoError(t, err)
+			renew, err := time.ParseDuration(rb)
+			require.NoError(t, err)
+			wantLife, _ := time.ParseDuration(want)
+			assert.Equal(t, wantLife, life)
+			assert.Equal(t, life/3, renew, "renewBefore is not a third of the lifetime")
+			alg, _, _ := unstructured.NestedString(cert, "spec", "privateKey", "algorithm")
+			size, _, _ := unstructured.NestedInt64(cert, "spec", "privateKey", "size")
+			assert.Equal(t, "ECDSA", alg)
+			assert.EqualValues(t, 256, size)
+		}
+		root := get(gvr("cert-manager.io", "v1", "certificates"), "cert-manager", "bulwark-root-ca")
+		isCA, _, _ := unstructured.NestedBool(root, "spec", "isCA")
+		assert.True(t, isCA)
+		checkLifetime(root, cfg.Certificates.RootCADuration)
+		leaf := get(gvr("cert-manager.io", "v1", "certificates"), gwNS, "bulwark-gateway")
+		checkLifetime(leaf, cfg.Certificates.LeafDuration)
+		names, _, _ := unstructured.NestedStringSlice(leaf, "spec", "dnsNames")
+		assert.Equal(t, cfg.Edge.Hosts, names)
+		issuer, _, _ := unstructured.NestedString(leaf, "spec", "issuerRef", "name")
+		assert.Equal(t, "bulwark-ca", issuer)
+	})
+
 	t.Run("a second preview shows no changes", func(t *testing.T) {
 		_, err := runner.Preview(ctx, optpreview.ExpectNoChanges())
 		require.NoError(t, err)
@@ -343,6 +430,10 @@ func TestCIStackOnLocalCluster(t *testing.T) {
 		require.NoError(t, err)
 		assert.Empty(t, deps.Items)
 	})
+}
+
+func gvr(group, version, resource string) schema.GroupVersionResource {
+	return schema.GroupVersionResource{Group: group, Version: version, Resource: resource}
 }
 
 // copyProject copies Pulumi.yaml and the stack files into dir, so that
