@@ -56,7 +56,7 @@ func (c Check) OK() bool { return c.Pass == c.Of && c.Of > 0 }
 
 // Posture evaluates the security promises over the stack's objects.
 func Posture(resources []Resource) []Check {
-	var namespaces, deployments, pdbs, hpas, vpas []Resource
+	var namespaces, deployments, pdbs, hpas, vpas, peerAuths, authzs, netpols []Resource
 	for _, r := range resources {
 		switch kind(r.Type) {
 		case "Namespace":
@@ -69,6 +69,12 @@ func Posture(resources []Resource) []Check {
 			hpas = append(hpas, r)
 		case "VerticalPodAutoscaler":
 			vpas = append(vpas, r)
+		case "PeerAuthentication":
+			peerAuths = append(peerAuths, r)
+		case "AuthorizationPolicy":
+			authzs = append(authzs, r)
+		case "NetworkPolicy":
+			netpols = append(netpols, r)
 		}
 	}
 	check := func(name string, objs []Resource, ok func(Resource) bool) Check {
@@ -99,10 +105,35 @@ func Posture(resources []Resource) []Check {
 		}
 		return objpath.String(t.Outputs, "spec", ref, "kind") == "Deployment" && objpath.String(t.Outputs, "spec", ref, "name") == objpath.String(d.Outputs, "metadata", "name")
 	}
+	var meshed []Resource // application namespaces: those Istio injects into
+	for _, ns := range namespaces {
+		if objpath.String(ns.Outputs, "metadata", "labels", "istio-injection") == "enabled" {
+			meshed = append(meshed, ns)
+		}
+	}
+	inNamespace := func(objs []Resource, ok func(Resource) bool) func(Resource) bool {
+		return func(ns Resource) bool {
+			return slices.ContainsFunc(objs, func(o Resource) bool {
+				return objpath.String(o.Outputs, "metadata", "namespace") == objpath.String(ns.Outputs, "metadata", "name") && ok(o)
+			})
+		}
+	}
+	empty := func(v any) bool { m, _ := v.(map[string]any); return len(m) == 0 }
 	return []Check{
-		check(`namespaces enforcing Pod Security "restricted"`, namespaces, func(r Resource) bool {
+		check(`namespaces enforcing Pod Security "restricted"`, meshed, func(r Resource) bool {
 			return objpath.String(r.Outputs, "metadata", "labels", "pod-security.kubernetes.io/enforce") == "restricted"
 		}),
+		check("namespaces with STRICT mTLS", meshed, inNamespace(peerAuths, func(p Resource) bool {
+			return objpath.Get(p.Outputs, "spec", "selector") == nil && objpath.String(p.Outputs, "spec", "mtls", "mode") == "STRICT"
+		})),
+		check("namespaces denying every request not explicitly allowed", meshed, inNamespace(authzs, func(a Resource) bool {
+			return empty(objpath.Get(a.Outputs, "spec"))
+		})),
+		check("namespaces denying all ingress and egress not explicitly allowed", meshed, inNamespace(netpols, func(n Resource) bool {
+			types, _ := objpath.Get(n.Outputs, "spec", "policyTypes").([]any)
+			return empty(objpath.Get(n.Outputs, "spec", "podSelector")) && objpath.Get(n.Outputs, "spec", "ingress") == nil &&
+				objpath.Get(n.Outputs, "spec", "egress") == nil && len(types) == 2
+		})),
 		check("deployments with every replica ready", deployments, func(r Resource) bool {
 			want, _ := objpath.Get(r.Outputs, "spec", "replicas").(float64)
 			ready, _ := objpath.Get(r.Outputs, "status", "readyReplicas").(float64)

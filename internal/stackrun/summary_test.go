@@ -29,7 +29,10 @@ const goodDeployment = `{"metadata": {"name": "order", "namespace": "shop"},
 
 func fixtures(t *testing.T, deployment string) []Resource {
 	return []Resource{
-		obj(t, "kubernetes:core/v1:Namespace", `{"metadata": {"name": "shop", "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}}`),
+		obj(t, "kubernetes:core/v1:Namespace", `{"metadata": {"name": "shop", "labels": {"pod-security.kubernetes.io/enforce": "restricted", "istio-injection": "enabled"}}}`),
+		obj(t, "kubernetes:security.istio.io/v1:PeerAuthentication", `{"metadata": {"name": "default", "namespace": "shop"}, "spec": {"mtls": {"mode": "STRICT"}}}`),
+		obj(t, "kubernetes:security.istio.io/v1:AuthorizationPolicy", `{"metadata": {"name": "deny-all", "namespace": "shop"}, "spec": {}}`),
+		obj(t, "kubernetes:networking.k8s.io/v1:NetworkPolicy", `{"metadata": {"name": "default-deny", "namespace": "shop"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}`),
 		obj(t, "kubernetes:apps/v1:Deployment", deployment),
 		obj(t, "kubernetes:policy/v1:PodDisruptionBudget", `{"metadata": {"name": "order", "namespace": "shop"}, "spec": {"selector": {"matchLabels": {"app": "order"}}}}`),
 		obj(t, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", `{"metadata": {"name": "order", "namespace": "shop"}, "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "order"}}}`),
@@ -77,6 +80,18 @@ func TestPostureNamesEachWeakness(t *testing.T) {
 				t.Errorf("posture check %q still passes", tc.failing)
 			}
 		})
+	}
+}
+
+func TestPostureFlagsANamespaceWithoutMeshDefaults(t *testing.T) {
+	rs := fixtures(t, goodDeployment)
+	rs = append(rs, obj(t, "kubernetes:core/v1:Namespace", `{"metadata": {"name": "open", "labels": {"pod-security.kubernetes.io/enforce": "restricted", "istio-injection": "enabled"}}}`))
+	for _, c := range Posture(rs) {
+		if strings.HasPrefix(c.Name, "namespaces with") || strings.HasPrefix(c.Name, "namespaces denying") {
+			if c.OK() || len(c.Offenders) != 1 || c.Offenders[0] != "open" {
+				t.Errorf("%s: %d/%d %v", c.Name, c.Pass, c.Of, c.Offenders)
+			}
+		}
 	}
 }
 
