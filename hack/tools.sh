@@ -117,6 +117,19 @@ install_crds() {
   rm -f "$TOOLS_DIR/crds/vpa-v1.yaml" # name used before Istio's CRDs joined
 }
 
+# Ory Hydra, the OIDC provider of the services' integration tests (issue 4).
+# Not in the default set until those tests land: `hack/tools.sh hydra`.
+HYDRA_VERSION=v2.3.0
+build_hydra() {
+  local out="$TOOLS_DIR/hydra-$HYDRA_VERSION"
+  if [[ ! -x "$out/hydra" ]]; then
+    log "building Ory Hydra $HYDRA_VERSION (about 3 minutes cold)"
+    mkdir -p "$out"
+    (cd "$ROOT/tools/hydra" && GOFLAGS=-mod=readonly go build -tags sqlite -o "$out/hydra.tmp" .) && mv "$out/hydra.tmp" "$out/hydra"
+  fi
+  link hydra "$out/hydra"
+}
+
 want=("$@"); (( ${#want[@]} )) || want=(pulumi k8s-provider cluster kwok crds)
 for t in "${want[@]}"; do
   case "$t" in
@@ -125,7 +138,8 @@ for t in "${want[@]}"; do
     cluster) build_cluster ;;
     kwok) build_kwok ;;
     crds) install_crds ;;
-    *) echo "tools.sh: unknown tool $t (pulumi, k8s-provider, cluster, kwok, crds)" >&2; exit 2 ;;
+    hydra) build_hydra ;;
+    *) echo "tools.sh: unknown tool $t (pulumi, k8s-provider, cluster, kwok, crds, hydra)" >&2; exit 2 ;;
   esac
 done
 log "tools ready in $BIN"
