@@ -103,7 +103,9 @@ func TestBreakerOpensFailsFastAndCloses(t *testing.T) {
 	defer srv.Close()
 	var transitions []string
 	c, tr := client(Options{Dependency: "payment", MaxAttempts: 1, FailureThreshold: 3, OpenFor: 100 * time.Millisecond,
-		OnStateChange: func(_ string, from, to gobreaker.State) { transitions = append(transitions, from.String()+"->"+to.String()) }})
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			transitions = append(transitions, from.String()+"->"+to.String())
+		}})
 	for range 3 {
 		resp, err := c.Get(srv.URL)
 		if err != nil {
