@@ -1,0 +1,157 @@
+// Package cache is the services' two-level read cache: an in-process
+// cache (otter) with a short TTL, then Redis (go-redis) with a longer one,
+// then the loader (PostgreSQL). Concurrent misses on one key collapse into
+// one load (otter's loader), so 100 requests for a cold key make one Redis
+// GET. Redis is not critical: when it fails, reads go to the loader and the
+// failure is counted, never returned.
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// Level names where a read was served, for metrics.
+type Level string
+
+// Levels.
+const (
+	L1     Level = "l1"
+	L2     Level = "l2"
+	Origin Level = "origin"
+)
+
+// Observer sees each read's level and each Redis failure (metrics).
+type Observer interface {
+	Hit(name string, level Level)
+	RedisError(name string, op string)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Hit(string, Level)         {}
+func (nopObserver) RedisError(string, string) {}
+
+// Options configure a Cache.
+type Options struct {
+	// Name prefixes Redis keys (<name>:<key>) and labels metrics.
+	Name string
+	// L1TTL is short (other pods' writes are seen after it); L2TTL longer.
+	L1TTL, L2TTL time.Duration
+	// L1Size bounds the in-process entries.
+	L1Size int
+	// RedisTimeout bounds each Redis call, so a hung Redis costs at most this.
+	RedisTimeout time.Duration
+	Observer     Observer
+}
+
+// Cache caches values of type V by string key.
+type Cache[V any] struct {
+	opts Options
+	l1   *otter.Cache[string, V]
+	rdb  redis.UniversalClient
+}
+
+// New returns a cache over rdb (nil: L1 only).
+func New[V any](rdb redis.UniversalClient, o Options) (*Cache[V], error) {
+	if o.Name == "" || o.L1TTL <= 0 || o.L2TTL < o.L1TTL {
+		return nil, fmt.Errorf("cache: need a name and 0 < L1TTL <= L2TTL, got %q %s %s", o.Name, o.L1TTL, o.L2TTL)
+	}
+	if o.L1Size <= 0 {
+		o.L1Size = 10_000
+	}
+	if o.RedisTimeout <= 0 {
+		o.RedisTimeout = 100 * time.Millisecond
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
+	}
+	l1, err := otter.New(&otter.Options[string, V]{
+		MaximumSize:      o.L1Size,
+		ExpiryCalculator: otter.ExpiryWriting[string, V](o.L1TTL),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cache %s: %w", o.Name, err)
+	}
+	return &Cache[V]{opts: o, l1: l1, rdb: rdb}, nil
+}
+
+// Get returns the value for key from L1, Redis or load, in that order.
+func (c *Cache[V]) Get(ctx context.Context, key string, load func(context.Context) (V, error)) (V, error) {
+	if v, ok := c.l1.GetIfPresent(key); ok {
+		c.opts.Observer.Hit(c.opts.Name, L1)
+		return v, nil
+	}
+	return c.l1.Get(ctx, key, otter.LoaderFunc[string, V](func(ctx context.Context, key string) (V, error) {
+		if v, ok := c.fromRedis(ctx, key); ok {
+			c.opts.Observer.Hit(c.opts.Name, L2)
+			return v, nil
+		}
+		v, err := load(ctx)
+		if err != nil {
+			return v, err
+		}
+		c.opts.Observer.Hit(c.opts.Name, Origin)
+		c.toRedis(ctx, key, v)
+		return v, nil
+	}))
+}
+
+// Invalidate drops key from both levels (after a write). Other pods keep
+// their L1 copy for at most L1TTL.
+func (c *Cache[V]) Invalidate(ctx context.Context, key string) {
+	c.l1.Invalidate(key)
+	if c.rdb == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RedisTimeout)
+	defer cancel()
+	if err := c.rdb.Del(ctx, c.redisKey(key)).Err(); err != nil {
+		c.opts.Observer.RedisError(c.opts.Name, "del")
+	}
+}
+
+func (c *Cache[V]) redisKey(key string) string { return c.opts.Name + ":" + key }
+
+func (c *Cache[V]) fromRedis(ctx context.Context, key string) (V, bool) {
+	var zero V
+	if c.rdb == nil {
+		return zero, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.RedisTimeout)
+	defer cancel()
+	raw, err := c.rdb.Get(ctx, c.redisKey(key)).Bytes()
+	if err != nil {
+		if !errors.Is(err, redis.Nil) {
+			c.opts.Observer.RedisError(c.opts.Name, "get")
+		}
+		return zero, false
+	}
+	var v V
+	if err := json.Unmarshal(raw, &v); err != nil {
+		c.opts.Observer.RedisError(c.opts.Name, "decode")
+		return zero, false
+	}
+	return v, true
+}
+
+func (c *Cache[V]) toRedis(ctx context.Context, key string, v V) {
+	if c.rdb == nil {
+		return
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RedisTimeout)
+	defer cancel()
+	if err := c.rdb.Set(ctx, c.redisKey(key), raw, c.opts.L2TTL).Err(); err != nil {
+		c.opts.Observer.RedisError(c.opts.Name, "set")
+	}
+}
