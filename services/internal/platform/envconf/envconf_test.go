@@ -1,0 +1,54 @@
+package envconf
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+type cfg struct {
+	Port   int           `env:"HTTP_PORT" envDefault:"8080"`
+	Issuer string        `env:"OIDC_ISSUER,required,notEmpty"`
+	Drain  time.Duration `env:"DRAIN_DELAY" envDefault:"5s"`
+}
+
+func (c *cfg) Validate() error {
+	if c.Port < 1 || c.Port > 65535 {
+		return errors.New("HTTP_PORT: must be between 1 and 65535")
+	}
+	return nil
+}
+
+func TestLoad(t *testing.T) {
+	t.Setenv("OIDC_ISSUER", "https://id.example.com")
+	var c cfg
+	if err := Load(&c); err != nil || c.Port != 8080 || c.Drain != 5*time.Second {
+		t.Fatalf("%+v %v", c, err)
+	}
+}
+
+func TestErrorsNameTheVariable(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want []string
+	}{
+		{map[string]string{"HTTP_PORT": "eighty"}, []string{"HTTP_PORT: not a valid int", "OIDC_ISSUER: required, not set"}},
+		{map[string]string{"OIDC_ISSUER": "", "DRAIN_DELAY": "soon"}, []string{"OIDC_ISSUER: required, empty", "DRAIN_DELAY: not a valid duration"}},
+		{map[string]string{"OIDC_ISSUER": "x", "HTTP_PORT": "70000"}, []string{"HTTP_PORT: must be between 1 and 65535"}},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.want, ","), func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			var c cfg
+			err := Load(&c)
+			for _, w := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("env %v: error %v lacks %q", tc.env, err, w)
+				}
+			}
+		})
+	}
+}
