@@ -52,15 +52,19 @@ policy-report: ## Who may talk to whom in STACK, from the compiled policies; BAS
 	@$(BULWARK) policy-report -stack $(STACK) $(if $(BASE),-base $(BASE))
 
 .PHONY: test
-test: test-unit test-stack ## Unit tier, then the terratest stack check on the local cluster.
+test: test-unit test-integration ## Unit tier, then the integration tier (stack check, policy diff, services end to end).
 
 .PHONY: test-unit
 test-unit: ## Unit tier: no tools, no cluster.
 	go test ./...
 
+.PHONY: test-integration
+test-integration: tools ## Integration tier: stack check (ci stack up -> terratest -> no-change preview -> destroy), policy-report diff, services against real PostgreSQL, Redis and Hydra.
+	BULWARK_INTEGRATION=1 go test -count=1 -timeout 30m -v ./tests/... ./services/...
+
 .PHONY: test-stack
-test-stack: tools ## Integration tier: the stack check (ci stack up -> terratest -> no-change preview -> destroy) and the policy-report diff.
-	BULWARK_INTEGRATION=1 go test -count=1 -timeout 30m -v ./tests/...
+test-stack: tools ## Only the terratest stack check.
+	BULWARK_INTEGRATION=1 go test -count=1 -timeout 30m -v ./tests/stack/
 
 .PHONY: lint
 lint: ## gofmt and go vet.

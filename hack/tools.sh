@@ -117,8 +117,7 @@ install_crds() {
   rm -f "$TOOLS_DIR/crds/vpa-v1.yaml" # name used before Istio's CRDs joined
 }
 
-# Ory Hydra, the OIDC provider of the services' integration tests (issue 4).
-# Not in the default set until those tests land: `hack/tools.sh hydra`.
+# Ory Hydra, the OpenID provider the services' integration tests run.
 HYDRA_VERSION=v2.3.0
 build_hydra() {
   local out="$TOOLS_DIR/hydra-$HYDRA_VERSION"
@@ -130,7 +129,7 @@ build_hydra() {
   link hydra "$out/hydra"
 }
 
-want=("$@"); (( ${#want[@]} )) || want=(pulumi k8s-provider cluster kwok crds)
+want=("$@"); (( ${#want[@]} )) || want=(pulumi k8s-provider cluster kwok crds hydra)
 for t in "${want[@]}"; do
   case "$t" in
     pulumi) build_pulumi ;;

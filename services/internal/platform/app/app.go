@@ -1,0 +1,190 @@
+// Package app assembles a Bulwark service from the platform pieces, so the
+// three services share one lifecycle: configuration from the environment,
+// JSON logs carrying correlation IDs, telemetry, metrics, health, token
+// verification, PostgreSQL with rotating credentials and migrations, an
+// optional Redis, and ordered graceful shutdown.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
+	"github.com/bulwark-platform/bulwark/services/internal/platform/auth"
+	"github.com/bulwark-platform/bulwark/services/internal/platform/correlation"
+	"github.com/bulwark-platform/bulwark/services/internal/platform/db"
+	"github.com/bulwark-platform/bulwark/services/internal/platform/health"
+	"github.com/bulwark-platform/bulwark/services/internal/platform/metrics"
+	"github.com/bulwark-platform/bulwark/services/internal/platform/secrets"
+	"github.com/bulwark-platform/bulwark/services/internal/platform/server"
+	"github.com/bulwark-platform/bulwark/services/internal/platform/telemetry"
+)
+
+// Common is the configuration every service reads.
+type Common struct {
+	HTTPPort          int           `env:"HTTP_PORT" envDefault:"8080"`
+	MetricsPort       int           `env:"METRICS_PORT" envDefault:"9090"`
+	BindHost          string        `env:"BIND_HOST" envDefault:"0.0.0.0"`
+	OIDCIssuer        string        `env:"OIDC_ISSUER,required,notEmpty"`
+	OIDCAudience      string        `env:"OIDC_AUDIENCE,required,notEmpty"`
+	DBCredentialsFile string        `env:"DB_CREDENTIALS_FILE,required,notEmpty"`
+	DBMaxConns        int32         `env:"DB_MAX_CONNS" envDefault:"10"`
+	RedisAddr         string        `env:"REDIS_ADDR"`
+	DrainDelay        time.Duration `env:"DRAIN_DELAY" envDefault:"5s"`
+	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	LogLevel          string        `env:"LOG_LEVEL" envDefault:"info"`
+}
+
+// Validate checks what types can't.
+func (c *Common) Validate() error {
+	var errs []error
+	for name, p := range map[string]int{"HTTP_PORT": c.HTTPPort, "METRICS_PORT": c.MetricsPort} {
+		if p < 1 || p > 65535 {
+			errs = append(errs, fmt.Errorf("%s: must be between 1 and 65535, got %d", name, p))
+		}
+	}
+	if c.HTTPPort == c.MetricsPort {
+		errs = append(errs, errors.New("METRICS_PORT: must differ from HTTP_PORT"))
+	}
+	if c.DrainDelay < 0 || c.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("DRAIN_DELAY and SHUTDOWN_TIMEOUT: must be positive"))
+	}
+	if c.DBMaxConns < 1 {
+		errs = append(errs, fmt.Errorf("DB_MAX_CONNS: must be at least 1, got %d", c.DBMaxConns))
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("LOG_LEVEL: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+// Route is one entry of a service's route table: the pattern, what a
+// caller needs, and the handler. Public routes skip authentication.
+type Route struct {
+	Pattern string
+	Need    auth.Requirement
+	Public  bool
+	Handler http.HandlerFunc
+}
+
+// Service is a started service.
+type Service struct {
+	Name     string
+	Config   Common
+	Log      *slog.Logger
+	Metrics  *metrics.Metrics
+	Health   *health.Health
+	Verifier *auth.Verifier
+	DB       *db.DB
+	Redis    *redis.Client
+	closers  []server.Closer
+}
+
+// Start brings up everything but the HTTP servers. On error it releases
+// what it had opened.
+func Start(ctx context.Context, name string, cfg Common, migrations fs.FS, logOut io.Writer) (s *Service, err error) {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	log := slog.New(correlation.LogHandler{Handler: slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: lvl})}).With("service", name)
+	s = &Service{Name: name, Config: cfg, Log: log, Metrics: metrics.New()}
+	defer func() {
+		if err != nil {
+			for i := len(s.closers) - 1; i >= 0; i-- {
+				_ = s.closers[i].Close(context.WithoutCancel(ctx))
+			}
+		}
+	}()
+	flush, err := telemetry.Setup(ctx, name)
+	if err != nil {
+		return s, err
+	}
+	s.closers = append(s.closers, server.Closer{Name: "telemetry", Close: flush})
+
+	if s.Verifier, err = auth.NewVerifier(ctx, auth.Config{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience}); err != nil {
+		return s, err
+	}
+
+	creds, err := secrets.Watch(ctx, cfg.DBCredentialsFile, secrets.ParseDB,
+		func(c secrets.DBCredentials) {
+			if err := s.DB.Rotate(ctx, c); err != nil {
+				log.Error("database credentials changed but the new ones don't work; keeping the old", "error", err.Error())
+				return
+			}
+			log.Info("database credentials rotated", "user", c.Username)
+		},
+		func(err error) { log.Error("database credentials file", "error", err.Error()) })
+	if err != nil {
+		return s, fmt.Errorf("DB_CREDENTIALS_FILE: %w", err)
+	}
+	if s.DB, err = db.Open(ctx, creds, cfg.DBMaxConns); err != nil {
+		return s, err
+	}
+	s.closers = append(s.closers, server.Closer{Name: "postgres", Close: s.DB.Close})
+	if migrations != nil {
+		applied, err := db.Migrate(ctx, s.DB.Pool(), name, migrations, "migrations")
+		if err != nil {
+			return s, err
+		}
+		log.Info("migrations done", "applied", applied)
+	}
+
+	components := []health.Component{{Name: "postgres", Critical: true, Check: s.DB.Ping}}
+	if cfg.RedisAddr != "" {
+		s.Redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond})
+		s.closers = append(s.closers, server.Closer{Name: "redis", Close: func(context.Context) error { return s.Redis.Close() }})
+		// Redis only degrades the service: reads fall back to PostgreSQL.
+		components = append(components, health.Component{Name: "redis", Check: func(ctx context.Context) error { return s.Redis.Ping(ctx).Err() }})
+	}
+	s.Health = health.New(time.Second, components...)
+	s.Health.Started()
+	return s, nil
+}
+
+// Handler builds the route table's handler with the middleware chain:
+// tracing (health probes are not traced), correlation ID, RED metrics,
+// then each route's authentication and authorization.
+func (s *Service) Handler(routes []Route) http.Handler {
+	mux := http.NewServeMux()
+	for _, r := range routes {
+		var h http.Handler = r.Handler
+		if !r.Public {
+			h = s.Verifier.Require(r.Need, s.Log, h)
+		}
+		mux.Handle(r.Pattern, h)
+	}
+	return otelhttp.NewHandler(correlation.Middleware(s.Metrics.Middleware(mux)), s.Name,
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
+	)
+}
+
+// Run serves until ctx ends, then shuts down in order.
+func (s *Service) Run(ctx context.Context, h http.Handler) error {
+	cfg := server.Config{
+		Addr:        s.Config.BindHost + ":" + strconv.Itoa(s.Config.HTTPPort),
+		MetricsAddr: s.Config.BindHost + ":" + strconv.Itoa(s.Config.MetricsPort),
+		DrainDelay:  s.Config.DrainDelay, ShutdownTimeout: s.Config.ShutdownTimeout,
+	}
+	// Closers run in reverse of opening: pools, then telemetry last.
+	closers := make([]server.Closer, 0, len(s.closers))
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		closers = append(closers, s.closers[i])
+	}
+	return server.Run(ctx, cfg, h, s.Metrics.Handler(), s.Health, s.Log, closers...)
+}
+
+// JSON writes v with code.
+func JSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = jsonEncode(w, v)
+}

@@ -1,0 +1,60 @@
+// Command user is the user service: users and profiles, owned in its own
+// PostgreSQL database, read through the two-level cache.
+package main
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/bulwark-platform/bulwark/services/internal/platform/app"
+	"github.com/bulwark-platform/bulwark/services/internal/platform/cache"
+	"github.com/bulwark-platform/bulwark/services/internal/platform/envconf"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// config is the user service's configuration.
+type config struct {
+	app.Common
+	CacheL1TTL time.Duration `env:"CACHE_L1_TTL" envDefault:"5s"`
+	CacheL2TTL time.Duration `env:"CACHE_L2_TTL" envDefault:"5m"`
+}
+
+func main() {
+	// The signal handler is in place before anything serves.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "user:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, logOut io.Writer) error {
+	var cfg config
+	if err := envconf.Load(&cfg); err != nil {
+		return err
+	}
+	sub, err := fs.Sub(migrations, ".")
+	if err != nil {
+		return err
+	}
+	svc, err := app.Start(ctx, "user", cfg.Common, sub, logOut)
+	if err != nil {
+		return fmt.Errorf("starting: %w", err)
+	}
+	c, err := cache.New[User](svc.Redis, cache.Options{Name: "users", L1TTL: cfg.CacheL1TTL, L2TTL: cfg.CacheL2TTL, Observer: svc.Metrics})
+	if err != nil {
+		return err
+	}
+	a := &api{store: store{db: svc.DB}, cache: c}
+	return svc.Run(ctx, svc.Handler(a.routes()))
+}

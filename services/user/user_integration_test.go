@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bulwark-platform/bulwark/services/internal/platform/testsvc"
+)
+
+// The user service as a real process, against real PostgreSQL, Redis and
+// Ory Hydra. Runs with BULWARK_INTEGRATION=1 (make test).
+func TestUserServiceEndToEnd(t *testing.T) {
+	if os.Getenv("BULWARK_INTEGRATION") != "1" {
+		t.Skip("integration tier: set BULWARK_INTEGRATION=1 (make test does)")
+	}
+	ctx := context.Background()
+	pg := testsvc.StartPostgres(t)
+	pg.Exec("CREATE ROLE user_svc LOGIN PASSWORD 'pw-1'", "CREATE DATABASE users OWNER user_svc")
+	redis := testsvc.StartRedis(t)
+	hydra := testsvc.StartHydra(t)
+	writerSecret := hydra.Client("web", []string{"users:read", "users:write"}, []string{"user"})
+	readerSecret := hydra.Client("reader", []string{"users:read"}, []string{"user"})
+	writer := hydra.Token(ctx, "web", writerSecret, []string{"users:read", "users:write"}, "user")
+	reader := hydra.Token(ctx, "reader", readerSecret, []string{"users:read"}, "user")
+
+	dir := t.TempDir()
+	creds := filepath.Join(dir, "db.json")
+	writeCreds := func(user, pw string) {
+		raw, _ := json.Marshal(map[string]any{"username": user, "password": pw, "database": "users", "host": "127.0.0.1", "port": pg.Port})
+		tmp := creds + ".tmp"
+		if err := os.WriteFile(tmp, raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, creds); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeCreds("user_svc", "pw-1")
+
+	bin := filepath.Join(dir, "user")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("building the service: %v\n%s", err, out)
+	}
+	port, metricsPort := testsvc.FreePort(t), testsvc.FreePort(t)
+	logs := &strings.Builder{}
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(),
+		"BIND_HOST=127.0.0.1", "HTTP_PORT="+strconv.Itoa(port), "METRICS_PORT="+strconv.Itoa(metricsPort),
+		"OIDC_ISSUER="+hydra.Issuer, "OIDC_AUDIENCE=user", "DB_CREDENTIALS_FILE="+creds,
+		"REDIS_ADDR="+redis.Addr, "DRAIN_DELAY=300ms", "SHUTDOWN_TIMEOUT=5s",
+	)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("service log:\n%s", logs.String())
+		}
+	})
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitReady(t, base+"/health/ready")
+
+	do := func(method, path, token, body string) (int, map[string]any, http.Header) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		req.Header.Set("X-Correlation-ID", "it-"+strings.ToLower(method))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		var m map[string]any
+		_ = json.Unmarshal(raw, &m)
+		return resp.StatusCode, m, resp.Header
+	}
+
+	code, created, hdr := do("POST", "/api/v1/users", writer, `{"email":"ada@example.com","name":"Ada"}`)
+	if code != 201 || created["id"] == nil || hdr.Get("X-Correlation-ID") != "it-post" {
+		t.Fatalf("create: %d %v %v", code, created, hdr)
+	}
+	id := created["id"].(string)
+	if code, _, _ := do("POST", "/api/v1/users", writer, `{"email":"ada@example.com","name":"Ada again"}`); code != 409 {
+		t.Errorf("duplicate email: %d", code)
+	}
+	if code, _, _ := do("POST", "/api/v1/users", reader, `{"email":"bob@example.com","name":"Bob"}`); code != 403 {
+		t.Errorf("create with a read-only token: %d", code)
+	}
+	if code, _, _ := do("POST", "/api/v1/users", writer, `{"email":"not-an-email","name":"X"}`); code != 400 {
+		t.Errorf("bad email: %d", code)
+	}
+	if code, _, hdr := do("GET", "/api/v1/users/"+id, "", ""); code != 401 || !strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Bearer") {
+		t.Errorf("no token: %d %v", code, hdr)
+	}
+	if code, got, _ := do("GET", "/api/v1/users/"+id, reader, ""); code != 200 || got["email"] != "ada@example.com" {
+		t.Errorf("get: %d %v", code, got)
+	}
+	if code, _, _ := do("GET", "/api/v1/users", reader, ""); code != 403 {
+		t.Errorf("listing without the admin role: %d", code)
+	}
+	if code, got, _ := do("PUT", "/api/v1/users/"+id, writer, `{"email":"ada@example.com","name":"Ada Lovelace"}`); code != 200 || got["name"] != "Ada Lovelace" {
+		t.Errorf("update: %d %v", code, got)
+	}
+	if code, got, _ := do("GET", "/api/v1/users/"+id, reader, ""); code != 200 || got["name"] != "Ada Lovelace" {
+		t.Errorf("read after update served a stale cache entry: %d %v", code, got)
+	}
+
+	// Redis is not critical: reads go on, readiness says degraded.
+	redis.Stop()
+	if code, got, _ := do("GET", "/api/v1/users/"+id, reader, ""); code != 200 || got["name"] != "Ada Lovelace" {
+		t.Errorf("read with Redis down: %d %v", code, got)
+	}
+	if code, rep, _ := do("GET", "/health/ready", "", ""); code != 200 || rep["status"] != "degraded" {
+		t.Errorf("readiness with Redis down: %d %v", code, rep)
+	}
+	redis.Start()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, rep, _ := do("GET", "/health/ready", "", ""); rep["status"] == "up" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("readiness never recovered after Redis came back")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// Credentials rotate without a restart.
+	pg.Exec("CREATE ROLE user_svc2 LOGIN PASSWORD 'pw-2' IN ROLE user_svc")
+	pg.ExecIn("users", "GRANT ALL ON ALL TABLES IN SCHEMA public TO user_svc2")
+	writeCreds("user_svc2", "pw-2")
+	deadline = time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), `"database credentials rotated"`) {
+		if time.Now().After(deadline) {
+			t.Fatal("the rotation was not picked up")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code, _, _ := do("DELETE", "/api/v1/users/"+id, writer, ""); code != 204 {
+		t.Errorf("delete after rotation: %d", code)
+	}
+	if code, _, _ := do("GET", "/api/v1/users/"+id, reader, ""); code != 404 {
+		t.Errorf("get after delete: %d", code)
+	}
+
+	// Metrics on their own port, by route template.
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(raw), `route="GET /api/v1/users/{id}"`) || strings.Contains(string(raw), id) {
+		t.Error("metrics missing the route template, or carrying a raw id")
+	}
+
+	// SIGTERM: readiness fails at once, the process exits 0.
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if code, _, _ := do("GET", "/health/ready", "", ""); code != 503 {
+		t.Errorf("readiness during the drain: %d", code)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("exit: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the service did not stop after SIGTERM")
+	}
+	for _, want := range []string{`"correlation_id":"it-get"`, `"msg":"request refused"`, `"msg":"stopped"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %s", want)
+		}
+	}
+}
+
+func waitReady(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s never became ready", url)
+}
