@@ -7,7 +7,6 @@ import (
 	"embed"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/signal"
 	"syscall"
@@ -43,11 +42,7 @@ func run(ctx context.Context, logOut io.Writer) error {
 	if err := envconf.Load(&cfg); err != nil {
 		return err
 	}
-	sub, err := fs.Sub(migrations, ".")
-	if err != nil {
-		return err
-	}
-	svc, err := app.Start(ctx, "user", cfg.Common, sub, logOut)
+	svc, err := app.Start(ctx, "user", cfg.Common, migrations, logOut)
 	if err != nil {
 		return fmt.Errorf("starting: %w", err)
 	}

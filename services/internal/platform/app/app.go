@@ -97,6 +97,7 @@ func Start(ctx context.Context, name string, cfg Common, migrations fs.FS, logOu
 	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
 	log := slog.New(correlation.LogHandler{Handler: slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: lvl})}).With("service", name)
 	s = &Service{Name: name, Config: cfg, Log: log, Metrics: metrics.New()}
+	s.Metrics.AccessLog = log
 	defer func() {
 		if err != nil {
 			for i := len(s.closers) - 1; i >= 0; i-- {

@@ -52,7 +52,11 @@ type Verifier struct {
 	cfg      Config
 	verifier *oidc.IDTokenVerifier
 	keys     *keySet
+	tokenURL string
 }
+
+// TokenURL is the issuer's token endpoint (for client credentials).
+func (v *Verifier) TokenURL() string { return v.tokenURL }
 
 // NewVerifier discovers the issuer and fetches its JWKS once.
 func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
@@ -101,8 +105,9 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	return &Verifier{
-		cfg:  cfg,
-		keys: keys,
+		cfg:      cfg,
+		keys:     keys,
+		tokenURL: provider.Endpoint().TokenURL,
 		verifier: oidc.NewVerifier(cfg.Issuer, keys, &oidc.Config{
 			ClientID: cfg.Audience, SupportedSigningAlgs: cfg.Algorithms, Now: cfg.Now,
 		}),

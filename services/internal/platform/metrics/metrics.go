@@ -6,6 +6,7 @@
 package metrics
 
 import (
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -20,7 +21,10 @@ import (
 
 // Metrics of one service.
 type Metrics struct {
-	Registry     *prometheus.Registry
+	Registry *prometheus.Registry
+	// AccessLog, when set, gets one line per request (route template,
+	// method, status, duration), carrying the request's correlation ID.
+	AccessLog    *slog.Logger
 	requests     *prometheus.CounterVec
 	duration     *prometheus.HistogramVec
 	dependencies *prometheus.CounterVec
@@ -75,8 +79,12 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 		if route == "" {
 			route = "unmatched"
 		}
+		took := time.Since(start)
 		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.code)).Inc()
-		m.duration.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
+		m.duration.WithLabelValues(route, r.Method).Observe(took.Seconds())
+		if m.AccessLog != nil {
+			m.AccessLog.InfoContext(r.Context(), "request", "route", route, "method", r.Method, "status", rec.code, "duration_ms", float64(took.Microseconds())/1000)
+		}
 	})
 }
 

@@ -114,6 +114,15 @@ func New(base http.RoundTripper, o Options) *Transport {
 	return t
 }
 
+// Open returns an *OpenError while the breaker is open, so callers can
+// refuse work that would end at this dependency anyway.
+func (t *Transport) Open() error {
+	if t.breaker.State() == gobreaker.StateOpen {
+		return &OpenError{Dependency: t.opts.Dependency, RetryAfter: t.opts.OpenFor}
+	}
+	return nil
+}
+
 // State is the breaker's state.
 func (t *Transport) State() gobreaker.State { return t.breaker.State() }
 

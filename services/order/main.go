@@ -1,0 +1,90 @@
+// Command order is the order service: creating an order checks the user
+// with the user service and charges it with the payment service, using
+// the order service's own client-credentials token.
+package main
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/bulwark-platform/bulwark/services/internal/platform/app"
+	"github.com/bulwark-platform/bulwark/services/internal/platform/cache"
+	"github.com/bulwark-platform/bulwark/services/internal/platform/envconf"
+	"github.com/bulwark-platform/bulwark/services/internal/platform/outbound"
+	"github.com/bulwark-platform/bulwark/services/internal/platform/resilience"
+	"github.com/bulwark-platform/bulwark/services/internal/platform/secrets"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+type config struct {
+	app.Common
+	UserURL          string        `env:"USER_URL,required,notEmpty"`
+	PaymentURL       string        `env:"PAYMENT_URL,required,notEmpty"`
+	ClientID         string        `env:"OAUTH_CLIENT_ID,required,notEmpty"`
+	ClientSecretFile string        `env:"OAUTH_CLIENT_SECRET_FILE,required,notEmpty"`
+	CacheL1TTL       time.Duration `env:"CACHE_L1_TTL" envDefault:"5s"`
+	CacheL2TTL       time.Duration `env:"CACHE_L2_TTL" envDefault:"5m"`
+	BreakerOpenFor   time.Duration `env:"BREAKER_OPEN_FOR" envDefault:"5s"`
+}
+
+// Validate adds the order service's rules to the common ones.
+func (c *config) Validate() error {
+	errs := []error{c.Common.Validate()}
+	for name, v := range map[string]string{"USER_URL": c.UserURL, "PAYMENT_URL": c.PaymentURL} {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%s: must be an http(s) URL", name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "order:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, logOut io.Writer) error {
+	var cfg config
+	if err := envconf.Load(&cfg); err != nil {
+		return err
+	}
+	svc, err := app.Start(ctx, "order", cfg.Common, migrations, logOut)
+	if err != nil {
+		return fmt.Errorf("starting: %w", err)
+	}
+	var current atomic.Value
+	secret, err := secrets.Watch(ctx, cfg.ClientSecretFile, secrets.ParseText,
+		func(s string) { current.Store(s); svc.Log.Info("client secret reloaded") },
+		func(err error) { svc.Log.Error("client secret file", "error", err.Error()) })
+	if err != nil {
+		return fmt.Errorf("OAUTH_CLIENT_SECRET_FILE: %w", err)
+	}
+	current.CompareAndSwap(nil, secret) // unless a change already arrived
+	creds := outbound.Credentials{TokenURL: svc.Verifier.TokenURL(), ClientID: cfg.ClientID, Secret: func() string { return current.Load().(string) }}
+	opts := func(dep string) resilience.Options {
+		return resilience.Options{Dependency: dep, OpenFor: cfg.BreakerOpenFor, OnStateChange: svc.Metrics.BreakerChanged}
+	}
+	users, _ := outbound.Client(creds, "user", []string{"users:read"}, opts("user"))
+	payments, paymentBreaker := outbound.Client(creds, "payment", []string{"payments:write"}, opts("payment"))
+	c, err := cache.New[Order](svc.Redis, cache.Options{Name: "orders", L1TTL: cfg.CacheL1TTL, L2TTL: cfg.CacheL2TTL, Observer: svc.Metrics})
+	if err != nil {
+		return err
+	}
+	a := newAPI(svc, c, deps{users: users, userURL: cfg.UserURL, payments: payments, paymentURL: cfg.PaymentURL, paymentBreaker: paymentBreaker})
+	return svc.Run(ctx, svc.Handler(a.routes()))
+}

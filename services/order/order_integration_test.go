@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulwark-platform/bulwark/services/internal/platform/testsvc"
+)
+
+type platform struct {
+	t                    *testing.T
+	pg                   *testsvc.Postgres
+	hydra                *testsvc.Hydra
+	user, payment, order *testsvc.Process
+	userURL, paymentURL  string
+	orderURL             string
+}
+
+func credsFile(t *testing.T, pg *testsvc.Postgres, user, pw, db string) string {
+	t.Helper()
+	raw, _ := json.Marshal(map[string]any{"username": user, "password": pw, "database": db, "host": "127.0.0.1", "port": pg.Port})
+	path := filepath.Join(t.TempDir(), db+".json")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// startPlatform runs the three services as processes, each with its own
+// database, against one Redis and one Ory Hydra.
+func startPlatform(t *testing.T) *platform {
+	t.Helper()
+	p := &platform{t: t}
+	p.pg = testsvc.StartPostgres(t)
+	for _, s := range []string{"user", "payment", "order"} {
+		p.pg.Exec(fmt.Sprintf("CREATE ROLE %s_svc LOGIN PASSWORD '%s-pw'", s, s), fmt.Sprintf("CREATE DATABASE %s_db OWNER %s_svc", s, s))
+	}
+	redis := testsvc.StartRedis(t)
+	p.hydra = testsvc.StartHydra(t)
+	orderSecret := p.hydra.Client("order-svc", []string{"users:read", "payments:write"}, []string{"user", "payment"})
+	secretFile := filepath.Join(t.TempDir(), "client-secret")
+	if err := os.WriteFile(secretFile, []byte(orderSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	common := func(name string, port, metrics int) []string {
+		return []string{"BIND_HOST=127.0.0.1", "HTTP_PORT=" + strconv.Itoa(port), "METRICS_PORT=" + strconv.Itoa(metrics),
+			"OIDC_ISSUER=" + p.hydra.Issuer, "OIDC_AUDIENCE=" + name, "REDIS_ADDR=" + redis.Addr,
+			"DB_CREDENTIALS_FILE=" + credsFile(t, p.pg, name+"_svc", name+"-pw", name+"_db"),
+			"DRAIN_DELAY=200ms", "SHUTDOWN_TIMEOUT=5s"}
+	}
+	ports := map[string]int{}
+	for _, s := range []string{"user", "payment", "order"} {
+		ports[s] = testsvc.FreePort(t)
+	}
+	url := func(s string) string { return "http://127.0.0.1:" + strconv.Itoa(ports[s]) }
+	p.userURL, p.paymentURL, p.orderURL = url("user"), url("payment"), url("order")
+	p.user = testsvc.StartProcess(t, testsvc.Build(t, "../user"), p.userURL+"/health/ready", common("user", ports["user"], testsvc.FreePort(t))...)
+	p.payment = testsvc.StartProcess(t, testsvc.Build(t, "../payment"), p.paymentURL+"/health/ready", common("payment", ports["payment"], testsvc.FreePort(t))...)
+	p.order = testsvc.StartProcess(t, testsvc.Build(t, "."), p.orderURL+"/health/ready",
+		append(common("order", ports["order"], testsvc.FreePort(t)),
+			"USER_URL="+p.userURL, "PAYMENT_URL="+p.paymentURL, "OAUTH_CLIENT_ID=order-svc",
+			"OAUTH_CLIENT_SECRET_FILE="+secretFile, "BREAKER_OPEN_FOR=1s")...)
+	return p
+}
+
+type reply struct {
+	code   int
+	body   map[string]any
+	list   []any
+	header http.Header
+	took   time.Duration
+}
+
+func call(t *testing.T, method, url, token, key, body string) reply {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+		req.Header.Set("X-Correlation-ID", "it-"+key)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := reply{code: resp.StatusCode, header: resp.Header, took: time.Since(start)}
+	_ = json.Unmarshal(raw, &r.body)
+	_ = json.Unmarshal(raw, &r.list)
+	return r
+}
+
+func TestOrderChecksTheUserAndChargesOnce(t *testing.T) {
+	if os.Getenv("BULWARK_INTEGRATION") != "1" {
+		t.Skip("integration tier: set BULWARK_INTEGRATION=1 (make test does)")
+	}
+	ctx := context.Background()
+	p := startPlatform(t)
+	adminSecret := p.hydra.Client("admin-cli", []string{"users:write"}, []string{"user"})
+	webSecret := p.hydra.Client("web", []string{"orders:read", "orders:write", "payments:write"}, []string{"order"})
+	admin := p.hydra.Token(ctx, "admin-cli", adminSecret, []string{"users:write"}, "user")
+	web := p.hydra.Token(ctx, "web", webSecret, []string{"orders:read", "orders:write"}, "order")
+
+	u := call(t, "POST", p.userURL+"/api/v1/users", admin, "", `{"email":"grace@example.com","name":"Grace"}`)
+	if u.code != 201 {
+		t.Fatalf("creating the user: %d %v", u.code, u.body)
+	}
+	userID := u.body["id"].(string)
+	order := fmt.Sprintf(`{"user_id":%q,"currency":"EUR","items":[{"sku":"book-1","quantity":2,"unit_price_cents":1250}]}`, userID)
+
+	first := call(t, "POST", p.orderURL+"/api/v1/orders", web, "key-00000001", order)
+	if first.code != 201 || first.body["status"] != "paid" || first.body["total_cents"] != 2500.0 || first.body["payment_id"] == "" {
+		t.Fatalf("order: %d %v", first.code, first.body)
+	}
+	replay := call(t, "POST", p.orderURL+"/api/v1/orders", web, "key-00000001", order)
+	if replay.code != 201 || replay.body["id"] != first.body["id"] || replay.body["payment_id"] != first.body["payment_id"] || replay.header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("replay: %d %v %v", replay.code, replay.body, replay.header)
+	}
+	if r := call(t, "POST", p.orderURL+"/api/v1/orders", web, "key-00000001", strings.Replace(order, `"quantity":2`, `"quantity":3`, 1)); r.code != 422 {
+		t.Errorf("same key, different order: %d", r.code)
+	}
+	if r := call(t, "POST", p.orderURL+"/api/v1/orders", web, "", order); r.code != 400 {
+		t.Errorf("no Idempotency-Key: %d", r.code)
+	}
+	missing := strings.Replace(order, userID, "00000000-0000-4000-8000-000000000000", 1)
+	if r := call(t, "POST", p.orderURL+"/api/v1/orders", web, "key-00000002", missing); r.code != 422 {
+		t.Errorf("unknown user: %d %v", r.code, r.body)
+	}
+	id := first.body["id"].(string)
+	if r := call(t, "GET", p.orderURL+"/api/v1/orders/"+id, web, "", ""); r.code != 200 || r.body["status"] != "paid" {
+		t.Errorf("get: %d %v", r.code, r.body)
+	}
+	if r := call(t, "GET", p.orderURL+"/api/v1/orders?user="+userID, web, "", ""); r.code != 200 || len(r.list) != 1 {
+		t.Errorf("list by user: %d %v", r.code, r.list)
+	}
+
+	// Payment accepts only tokens for it carrying payments:write.
+	charge := `{"order_id":"x","amount_cents":1,"currency":"EUR"}`
+	if r := call(t, "POST", p.paymentURL+"/api/v1/payments", web, "pay-00000001", charge); r.code != 401 {
+		t.Errorf("payment with a token for another audience: %d", r.code)
+	}
+	noScope := p.hydra.Client("payment-reader", []string{"payments:read"}, []string{"payment"})
+	reader := p.hydra.Token(ctx, "payment-reader", noScope, []string{"payments:read"}, "payment")
+	if r := call(t, "POST", p.paymentURL+"/api/v1/payments", reader, "pay-00000002", charge); r.code != 403 {
+		t.Errorf("payment without payments:write: %d", r.code)
+	}
+
+	// Payment down: the breaker opens and orders fail fast with Retry-After.
+	p.payment.Kill()
+	var opened bool
+	for i := 0; i < 10 && !opened; i++ {
+		r := call(t, "POST", p.orderURL+"/api/v1/orders", web, fmt.Sprintf("key-down-%04d", i), order)
+		if r.code != 503 || r.header.Get("Retry-After") == "" {
+			t.Fatalf("with payment down: %d %v", r.code, r.header)
+		}
+		opened = strings.Contains(r.body["detail"].(string), "payment is unavailable")
+	}
+	if !opened {
+		t.Fatal("the payment breaker never opened")
+	}
+	fast := call(t, "POST", p.orderURL+"/api/v1/orders", web, "key-fast-0001", order)
+	if fast.code != 503 || fast.header.Get("Retry-After") != "1" || fast.took > 50*time.Millisecond {
+		t.Errorf("open breaker: %d Retry-After %q after %s", fast.code, fast.header.Get("Retry-After"), fast.took)
+	}
+	p.payment.Start()
+	time.Sleep(1100 * time.Millisecond) // the breaker's open period
+	resumed := call(t, "POST", p.orderURL+"/api/v1/orders", web, "key-down-0000", order)
+	if resumed.code != 201 || resumed.body["status"] != "paid" {
+		t.Errorf("retrying an order after payment returned: %d %v", resumed.code, resumed.body)
+	}
+
+	for _, proc := range []*testsvc.Process{p.order, p.payment, p.user} {
+		if err := proc.Terminate(10 * time.Second); err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	}
+	// One correlation ID through order, user and payment.
+	for name, proc := range map[string]*testsvc.Process{"order": p.order, "user": p.user, "payment": p.payment} {
+		if !strings.Contains(proc.Logs(), `"correlation_id":"it-key-00000001"`) {
+			t.Errorf("%s logs lack the order request's correlation ID", name)
+		}
+	}
+}
