@@ -7,11 +7,9 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -48,32 +46,13 @@ func TestUserServiceEndToEnd(t *testing.T) {
 	}
 	writeCreds("user_svc", "pw-1")
 
-	bin := filepath.Join(dir, "user")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("building the service: %v\n%s", err, out)
-	}
 	port, metricsPort := testsvc.FreePort(t), testsvc.FreePort(t)
-	logs := &strings.Builder{}
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(),
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	svc := testsvc.StartProcess(t, testsvc.Build(t, "."), base+"/health/ready",
 		"BIND_HOST=127.0.0.1", "HTTP_PORT="+strconv.Itoa(port), "METRICS_PORT="+strconv.Itoa(metricsPort),
 		"OIDC_ISSUER="+hydra.Issuer, "OIDC_AUDIENCE=user", "DB_CREDENTIALS_FILE="+creds,
 		"REDIS_ADDR="+redis.Addr, "DRAIN_DELAY=300ms", "SHUTDOWN_TIMEOUT=5s",
 	)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		if t.Failed() {
-			t.Logf("service log:\n%s", logs.String())
-		}
-	})
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitReady(t, base+"/health/ready")
 
 	do := func(method, path, token, body string) (int, map[string]any, http.Header) {
 		t.Helper()
@@ -148,7 +127,7 @@ func TestUserServiceEndToEnd(t *testing.T) {
 	pg.ExecIn("users", "GRANT ALL ON ALL TABLES IN SCHEMA public TO user_svc2")
 	writeCreds("user_svc2", "pw-2")
 	deadline = time.Now().Add(10 * time.Second)
-	for !strings.Contains(logs.String(), `"database credentials rotated"`) {
+	for !strings.Contains(svc.Logs(), `"database credentials rotated"`) {
 		if time.Now().After(deadline) {
 			t.Fatal("the rotation was not picked up")
 		}
@@ -173,39 +152,18 @@ func TestUserServiceEndToEnd(t *testing.T) {
 	}
 
 	// SIGTERM: readiness fails at once, the process exits 0.
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- svc.Terminate(10 * time.Second) }()
 	time.Sleep(100 * time.Millisecond)
 	if code, _, _ := do("GET", "/health/ready", "", ""); code != 503 {
 		t.Errorf("readiness during the drain: %d", code)
 	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("exit: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the service did not stop after SIGTERM")
+	if err := <-stopped; err != nil {
+		t.Errorf("exit: %v", err)
 	}
 	for _, want := range []string{`"correlation_id":"it-get"`, `"msg":"request refused"`, `"msg":"stopped"`} {
-		if !strings.Contains(logs.String(), want) {
+		if !strings.Contains(svc.Logs(), want) {
 			t.Errorf("log lacks %s", want)
 		}
 	}
-}
-
-func waitReady(t *testing.T, url string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s never became ready", url)
 }

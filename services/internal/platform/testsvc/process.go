@@ -1,6 +1,7 @@
 package testsvc
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -96,8 +97,8 @@ func (p *Process) Start() {
 }
 
 // Terminate sends SIGTERM and returns the exit error (nil for code 0).
+// Safe to call from any goroutine.
 func (p *Process) Terminate(timeout time.Duration) error {
-	p.t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		return err
 	}
@@ -106,8 +107,7 @@ func (p *Process) Terminate(timeout time.Duration) error {
 		p.running = false
 		return err
 	case <-time.After(timeout):
-		p.t.Fatalf("%s did not stop within %s of SIGTERM", filepath.Base(p.bin), timeout)
-		return nil
+		return fmt.Errorf("%s did not stop within %s of SIGTERM", filepath.Base(p.bin), timeout)
 	}
 }
 
