@@ -28,6 +28,9 @@ type Component struct {
 	// Critical components take the pod out of service when down.
 	Critical bool
 	Check    Check
+	// Timeout bounds this check (default: the Health's), so one hung
+	// dependency can't make the whole probe slow.
+	Timeout time.Duration
 }
 
 // Status values in the readiness body.
@@ -87,9 +90,15 @@ func (h *Health) Evaluate(ctx context.Context) Report {
 	var wg sync.WaitGroup
 	for _, c := range h.components {
 		wg.Go(func() {
+			cctx := ctx
+			if c.Timeout > 0 {
+				var cancel context.CancelFunc
+				cctx, cancel = context.WithTimeout(ctx, c.Timeout)
+				defer cancel()
+			}
 			st := ComponentStatus{Status: Up, Critical: c.Critical}
-			if err := c.Check(ctx); err != nil {
-				st.Status, st.Error = Down, errorClass(ctx)
+			if err := c.Check(cctx); err != nil {
+				st.Status, st.Error = Down, errorClass(cctx)
 			}
 			mu.Lock()
 			r.Components[c.Name] = st

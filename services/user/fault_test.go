@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/bulwark-platform/bulwark/services/internal/platform/testsvc"
+)
+
+// endpoints stands in for a Kubernetes Service: it routes only to
+// backends whose /health/ready answers 200, checked every 25 ms, the way
+// endpoints drop a pod whose readiness fails.
+type endpoints struct {
+	backends []*url.URL
+	ready    []atomic.Bool
+	next     atomic.Uint64
+}
+
+func newEndpoints(ctx context.Context, urls ...string) *endpoints {
+	e := &endpoints{ready: make([]atomic.Bool, len(urls))}
+	for _, u := range urls {
+		parsed, _ := url.Parse(u)
+		e.backends = append(e.backends, parsed)
+	}
+	go func() {
+		client := &http.Client{Timeout: time.Second} // the kubelet's probe timeout
+		for ctx.Err() == nil {
+			for i, b := range e.backends {
+				resp, err := client.Get(b.String() + "/health/ready")
+				e.ready[i].Store(err == nil && resp.StatusCode == http.StatusOK)
+				if err == nil {
+					resp.Body.Close()
+				}
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+	}()
+	return e
+}
+
+func (e *endpoints) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	for range len(e.backends) {
+		i := int(e.next.Add(1)) % len(e.backends)
+		if e.ready[i].Load() {
+			httputil.NewSingleHostReverseProxy(e.backends[i]).ServeHTTP(w, r)
+			return
+		}
+	}
+	http.Error(w, "no ready endpoint", http.StatusServiceUnavailable)
+}
+
+// Under steady load through the endpoints: one replica gets SIGTERM, then
+// Redis dies, then the database credentials rotate. Not one request may
+// fail.
+func TestFaultsUnderLoadFailNoRequest(t *testing.T) {
+	if os.Getenv("BULWARK_INTEGRATION") != "1" {
+		t.Skip("integration tier: set BULWARK_INTEGRATION=1 (make test does)")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pg := testsvc.StartPostgres(t)
+	pg.Exec("CREATE ROLE user_svc LOGIN PASSWORD 'pw-1'", "CREATE DATABASE users OWNER user_svc")
+	redis := testsvc.StartRedis(t)
+	hydra := testsvc.StartHydra(t)
+	secret := hydra.Client("web", []string{"users:read", "users:write"}, []string{"user"})
+	token := hydra.Token(ctx, "web", secret, []string{"users:read", "users:write"}, "user")
+
+	creds := filepath.Join(t.TempDir(), "db.json")
+	writeCreds := func(user, pw string) {
+		raw, _ := json.Marshal(map[string]any{"username": user, "password": pw, "database": "users", "host": "127.0.0.1", "port": pg.Port})
+		if err := os.WriteFile(creds+".tmp", raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(creds+".tmp", creds); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeCreds("user_svc", "pw-1")
+	bin := testsvc.Build(t, ".")
+	var replicas []*testsvc.Process
+	var urls []string
+	for range 2 {
+		port := testsvc.FreePort(t)
+		u := fmt.Sprintf("http://127.0.0.1:%d", port)
+		urls = append(urls, u)
+		replicas = append(replicas, testsvc.StartProcess(t, bin, u+"/health/ready",
+			"BIND_HOST=127.0.0.1", "HTTP_PORT="+strconv.Itoa(port), "METRICS_PORT="+strconv.Itoa(testsvc.FreePort(t)),
+			"OIDC_ISSUER="+hydra.Issuer, "OIDC_AUDIENCE=user", "DB_CREDENTIALS_FILE="+creds, "REDIS_ADDR="+redis.Addr,
+			// A tiny in-process TTL so reads really go to Redis, then to PostgreSQL.
+			"CACHE_L1_TTL=1ms", "DRAIN_DELAY=1s", "SHUTDOWN_TIMEOUT=10s"))
+	}
+	lb := httptest.NewServer(newEndpoints(ctx, urls...))
+	defer lb.Close()
+	time.Sleep(100 * time.Millisecond)
+
+	req, _ := http.NewRequest(http.MethodPost, lb.URL+"/api/v1/users", strings.NewReader(`{"email":"load@example.com","name":"Load"}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("creating the user: %v %v", resp, err)
+	}
+	var u User
+	_ = json.NewDecoder(resp.Body).Decode(&u)
+	resp.Body.Close()
+
+	target := vegeta.Target{Method: http.MethodGet, URL: lb.URL + "/api/v1/users/" + u.ID,
+		Header: http.Header{"Authorization": {"Bearer " + token}}}
+	attacker := vegeta.NewAttacker(vegeta.Timeout(5 * time.Second))
+	var faults sync.WaitGroup
+	faults.Go(func() {
+		time.Sleep(1 * time.Second)
+		if err := replicas[0].Terminate(15 * time.Second); err != nil {
+			t.Errorf("replica 0 after SIGTERM: %v", err)
+		}
+	})
+	faults.Go(func() {
+		time.Sleep(2500 * time.Millisecond)
+		redis.Stop()
+	})
+	faults.Go(func() {
+		time.Sleep(3500 * time.Millisecond)
+		pg.Exec("CREATE ROLE user_svc2 LOGIN PASSWORD 'pw-2' IN ROLE user_svc")
+		pg.ExecIn("users", "GRANT ALL ON ALL TABLES IN SCHEMA public TO user_svc2")
+		writeCreds("user_svc2", "pw-2")
+	})
+	var m vegeta.Metrics
+	codes := map[uint16]int{}
+	failures := 0
+	for res := range attacker.Attack(vegeta.NewStaticTargeter(target), vegeta.Rate{Freq: 100, Per: time.Second}, 5*time.Second, "faults") {
+		m.Add(res)
+		codes[res.Code]++
+		if res.Code != 200 {
+			if failures++; failures <= 3 {
+				t.Logf("failed request at %s: %d %s %s", res.Timestamp.Format("15:04:05.000"), res.Code, res.Error, res.Body)
+			}
+		}
+	}
+	m.Close()
+	faults.Wait()
+	if m.Requests < 400 || m.Success != 1 {
+		t.Errorf("%d requests, success ratio %.4f, codes %v: a fault failed requests", m.Requests, m.Success, codes)
+	}
+	if !strings.Contains(replicas[1].Logs(), `"database credentials rotated"`) {
+		t.Error("the surviving replica did not rotate its credentials")
+	}
+	t.Logf("%d requests, p99 %s, codes %v", m.Requests, m.Latencies.P99, codes)
+}
