@@ -66,6 +66,10 @@ test-integration: tools ## Integration tier: stack check (ci stack up -> terrate
 test-stack: tools ## Only the terratest stack check.
 	BULWARK_INTEGRATION=1 go test -count=1 -timeout 30m -v ./tests/stack/
 
+.PHONY: bench
+bench: ## Benchmarks: middleware chain vs bare handler, L1 cache hit, JWT verify per algorithm, as ratios.
+	go test -run '^$$' -bench . -benchmem ./services/... | go run ./hack/benchratio
+
 .PHONY: lint
 lint: ## gofmt and go vet.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }

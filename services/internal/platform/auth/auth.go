@@ -17,6 +17,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/go-jose/go-jose/v4"
+	"github.com/maypok86/otter/v2"
 )
 
 // Config configures a Verifier.
@@ -53,7 +54,18 @@ type Verifier struct {
 	verifier *oidc.IDTokenVerifier
 	keys     *keySet
 	tokenURL string
+	// verified remembers tokens that passed every check until they expire
+	// (at most maxRemember): a client reuses its token for minutes, and
+	// the signature check is the most expensive step of a request.
+	verified *otter.Cache[string, verifiedToken]
 }
+
+type verifiedToken struct {
+	claims *Claims
+	expiry time.Time
+}
+
+const maxRemember = 5 * time.Minute
 
 // TokenURL is the issuer's token endpoint (for client credentials).
 func (v *Verifier) TokenURL() string { return v.tokenURL }
@@ -104,7 +116,17 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	if err := keys.fetch(ctx); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
+	verified, err := otter.New(&otter.Options[string, verifiedToken]{
+		MaximumSize: 10_000,
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, verifiedToken]) time.Duration {
+			return min(time.Until(e.Value.expiry), maxRemember)
+		}),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
 	return &Verifier{
+		verified: verified,
 		cfg:      cfg,
 		keys:     keys,
 		tokenURL: provider.Endpoint().TokenURL,
@@ -137,23 +159,35 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if len(raw) > v.cfg.MaxTokenBytes {
 		return nil, fmt.Errorf("token of %d bytes exceeds %d", len(raw), v.cfg.MaxTokenBytes)
 	}
-	tok, err := v.verifier.Verify(ctx, raw)
+	if hit, ok := v.verified.GetIfPresent(raw); ok && v.cfg.Now().Before(hit.expiry) {
+		return hit.claims, nil
+	}
+	claims, expiry, err := v.verify(ctx, raw)
 	if err != nil {
 		return nil, err
 	}
+	v.verified.Set(raw, verifiedToken{claims: claims, expiry: expiry})
+	return claims, nil
+}
+
+func (v *Verifier) verify(ctx context.Context, raw string) (*Claims, time.Time, error) {
+	tok, err := v.verifier.Verify(ctx, raw)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
 	var c rawClaims
 	if err := tok.Claims(&c); err != nil {
-		return nil, fmt.Errorf("reading claims: %w", err)
+		return nil, time.Time{}, fmt.Errorf("reading claims: %w", err)
 	}
 	now := v.cfg.Now()
 	if c.Exp == nil {
-		return nil, errors.New("token has no exp")
+		return nil, time.Time{}, errors.New("token has no exp")
 	}
 	if t, ok := unix(c.Nbf); ok && t.After(now.Add(v.cfg.Leeway)) {
-		return nil, fmt.Errorf("token not valid before %s", t)
+		return nil, time.Time{}, fmt.Errorf("token not valid before %s", t)
 	}
 	if t, ok := unix(c.Iat); ok && t.After(now.Add(v.cfg.Leeway)) {
-		return nil, fmt.Errorf("token issued in the future (%s)", t)
+		return nil, time.Time{}, fmt.Errorf("token issued in the future (%s)", t)
 	}
 	out := &Claims{Subject: c.Sub, ClientID: c.ClientID, Scopes: c.Scp, Roles: slices.Concat(c.Roles, c.RealmAccess.Roles)}
 	if out.ClientID == "" {
@@ -162,7 +196,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if c.Scope != "" {
 		out.Scopes = append(out.Scopes, strings.Fields(c.Scope)...)
 	}
-	return out, nil
+	return out, tok.Expiry, nil
 }
 
 func unix(n *json.Number) (time.Time, bool) {

@@ -3,9 +3,6 @@ package auth
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -15,98 +12,28 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/bulwark-platform/bulwark/services/internal/platform/testsvc"
 )
 
-// provider is an OIDC issuer for unit tests: discovery and JWKS over real
-// HTTP (httptest), keys of each allowed algorithm. The integration tier
-// runs the same checks against a real provider (Ory Hydra).
-type provider struct {
-	srv        *httptest.Server
-	rsa        *rsa.PrivateKey
-	ec         *ecdsa.PrivateKey
-	ed         ed25519.PrivateKey
-	jwksHits   atomic.Int32
-	extraKeys  []jose.JSONWebKey
-	issuerPath string
-}
+type provider struct{ *testsvc.Issuer }
 
-func newProvider(t testing.TB) *provider {
-	t.Helper()
-	p := &provider{}
-	var err error
-	if p.rsa, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-		t.Fatal(err)
-	}
-	if p.ec, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
-		t.Fatal(err)
-	}
-	if _, p.ed, err = ed25519.GenerateKey(rand.Reader); err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(map[string]any{
-			"issuer": p.srv.URL, "jwks_uri": p.srv.URL + "/jwks",
-			"authorization_endpoint": p.srv.URL + "/auth", "token_endpoint": p.srv.URL + "/token",
-			"id_token_signing_alg_values_supported": []string{"RS256", "ES256", "EdDSA"},
-		})
-	})
-	mux.HandleFunc("/jwks", func(w http.ResponseWriter, r *http.Request) {
-		p.jwksHits.Add(1)
-		keys := []jose.JSONWebKey{
-			{Key: p.rsa.Public(), KeyID: "rsa-1", Algorithm: "RS256", Use: "sig"},
-			{Key: p.ec.Public(), KeyID: "ec-1", Algorithm: "ES256", Use: "sig"},
-			{Key: p.ed.Public(), KeyID: "ed-1", Algorithm: "EdDSA", Use: "sig"},
-		}
-		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: append(keys, p.extraKeys...)})
-	})
-	p.srv = httptest.NewServer(mux)
-	t.Cleanup(p.srv.Close)
-	return p
-}
+func newProvider(t testing.TB) *provider { return &provider{testsvc.NewIssuer(t)} }
 
 func (p *provider) claims(mut func(map[string]any)) map[string]any {
-	now := time.Now()
-	c := map[string]any{
-		"iss": p.srv.URL, "aud": []string{"order"}, "sub": "alice", "client_id": "web",
-		"exp": now.Add(5 * time.Minute).Unix(), "iat": now.Unix(), "nbf": now.Unix(),
-		"scope": "orders:read users:read", "realm_access": map[string]any{"roles": []string{"customer"}},
-	}
-	if mut != nil {
-		mut(c)
-	}
-	return c
+	return p.Claims("order", time.Now(), mut)
 }
 
 func sign(t *testing.T, alg jose.SignatureAlgorithm, key any, kid string, extra map[jose.HeaderKey]any, claims map[string]any) string {
-	t.Helper()
-	opts := (&jose.SignerOptions{}).WithType("JWT")
-	for k, v := range extra {
-		opts = opts.WithHeader(k, v)
-	}
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	jws, err := s.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return testsvc.Sign(t, alg, key, kid, extra, claims)
 }
 
 func (p *provider) token(t *testing.T, mut func(map[string]any)) string {
-	return sign(t, jose.RS256, p.rsa, "rsa-1", nil, p.claims(mut))
+	return sign(t, jose.RS256, p.RSA, "rsa-1", nil, p.claims(mut))
 }
 
 type setup struct {
@@ -121,7 +48,7 @@ func newSetup(t *testing.T, req Requirement) *setup {
 	t.Helper()
 	p := newProvider(t)
 	now := time.Now()
-	v, err := NewVerifier(context.Background(), Config{Issuer: p.srv.URL, Audience: "order", Now: func() time.Time { return now }})
+	v, err := NewVerifier(context.Background(), Config{Issuer: p.URL, Audience: "order", Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,8 +74,8 @@ func TestValidTokensOfEveryAllowedAlgorithm(t *testing.T) {
 	s := newSetup(t, Requirement{Scopes: []string{"orders:read"}})
 	for name, tok := range map[string]string{
 		"RS256": s.p.token(t, nil),
-		"ES256": sign(t, jose.ES256, s.p.ec, "ec-1", nil, s.p.claims(nil)),
-		"EdDSA": sign(t, jose.EdDSA, s.p.ed, "ed-1", nil, s.p.claims(nil)),
+		"ES256": sign(t, jose.ES256, s.p.EC, "ec-1", nil, s.p.claims(nil)),
+		"EdDSA": sign(t, jose.EdDSA, s.p.Ed, "ed-1", nil, s.p.claims(nil)),
 	} {
 		if rec := s.do("Bearer " + tok); rec.Code != http.StatusOK || rec.Body.String() != "hello alice" {
 			t.Errorf("%s: %d %q", name, rec.Code, rec.Body.String())
@@ -173,7 +100,7 @@ func TestTokenAttacksAreRefused(t *testing.T) {
 		t.Errorf("the verifier contacted an attacker-named URL: %s", r.URL)
 	}))
 	defer evil.Close()
-	pubDER, _ := x509.MarshalPKIXPublicKey(s.p.rsa.Public())
+	pubDER, _ := x509.MarshalPKIXPublicKey(s.p.RSA.Public())
 	valid := s.p.token(t, nil)
 	parts := strings.Split(valid, ".")
 
@@ -245,17 +172,17 @@ func TestMissingScopeOrRoleIs403(t *testing.T) {
 // Unknown kids refresh the JWKS (key rotation), at most once a minute.
 func TestUnknownKidRefreshIsRateLimited(t *testing.T) {
 	s := newSetup(t, Requirement{})
-	base := s.p.jwksHits.Load()
+	base := s.p.JWKSHits.Load()
 	attacker, _ := rsa.GenerateKey(rand.Reader, 2048)
 	for i := range 20 {
 		s.do("Bearer " + sign(t, jose.RS256, attacker, "forged-"+string(rune('a'+i)), nil, s.p.claims(nil)))
 	}
-	if got := s.p.jwksHits.Load() - base; got != 0 {
+	if got := s.p.JWKSHits.Load() - base; got != 0 {
 		t.Errorf("%d JWKS fetches within the first minute after start-up, want 0", got)
 	}
 	// A key rotated in is picked up once a minute has passed.
 	rotated, _ := rsa.GenerateKey(rand.Reader, 2048)
-	s.p.extraKeys = []jose.JSONWebKey{{Key: rotated.Public(), KeyID: "rsa-2", Algorithm: "RS256", Use: "sig"}}
+	s.p.Publish(jose.JSONWebKey{Key: rotated.Public(), KeyID: "rsa-2", Algorithm: "RS256", Use: "sig"})
 	*s.now = s.now.Add(61 * time.Second)
 	tok := sign(t, jose.RS256, rotated, "rsa-2", nil, s.p.claims(func(c map[string]any) {
 		c["exp"] = s.now.Add(5 * time.Minute).Unix()
@@ -267,7 +194,7 @@ func TestUnknownKidRefreshIsRateLimited(t *testing.T) {
 	for range 20 {
 		s.do("Bearer " + sign(t, jose.RS256, attacker, "forged-again", nil, s.p.claims(nil)))
 	}
-	if got := s.p.jwksHits.Load() - base; got != 1 {
+	if got := s.p.JWKSHits.Load() - base; got != 1 {
 		t.Errorf("%d JWKS fetches, want exactly 1", got)
 	}
 }
@@ -275,7 +202,7 @@ func TestUnknownKidRefreshIsRateLimited(t *testing.T) {
 func TestVerifierRefusesSymmetricOrNoneAlgorithms(t *testing.T) {
 	p := newProvider(t)
 	for _, alg := range []string{"HS256", "none"} {
-		if _, err := NewVerifier(context.Background(), Config{Issuer: p.srv.URL, Audience: "x", Algorithms: []string{alg}}); err == nil {
+		if _, err := NewVerifier(context.Background(), Config{Issuer: p.URL, Audience: "x", Algorithms: []string{alg}}); err == nil {
 			t.Errorf("%s accepted", alg)
 		}
 	}
@@ -283,7 +210,7 @@ func TestVerifierRefusesSymmetricOrNoneAlgorithms(t *testing.T) {
 
 func FuzzVerify(f *testing.F) {
 	p := newProvider(f)
-	v, err := NewVerifier(context.Background(), Config{Issuer: p.srv.URL, Audience: "order"})
+	v, err := NewVerifier(context.Background(), Config{Issuer: p.URL, Audience: "order"})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -296,4 +223,45 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("accepted a token nobody signed: %q -> %+v", raw, c)
 		}
 	})
+}
+
+// A remembered token is still refused once it expires.
+func TestRememberedTokensStillExpire(t *testing.T) {
+	s := newSetup(t, Requirement{})
+	tok := s.p.token(t, func(c map[string]any) { c["exp"] = s.now.Add(90 * time.Second).Unix() })
+	if rec := s.do("Bearer " + tok); rec.Code != 200 {
+		t.Fatalf("first use: %d", rec.Code)
+	}
+	if rec := s.do("Bearer " + tok); rec.Code != 200 {
+		t.Fatalf("second use: %d", rec.Code)
+	}
+	*s.now = s.now.Add(2 * time.Minute)
+	if rec := s.do("Bearer " + tok); rec.Code != 401 {
+		t.Errorf("an expired token was accepted from memory: %d", rec.Code)
+	}
+}
+
+// BenchmarkVerify measures verification per algorithm (make bench).
+func BenchmarkVerify(b *testing.B) {
+	is := testsvc.NewIssuer(b)
+	v, err := NewVerifier(context.Background(), Config{Issuer: is.URL, Audience: "order"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		alg jose.SignatureAlgorithm
+		key any
+		kid string
+	}{{jose.RS256, is.RSA, "rsa-1"}, {jose.ES256, is.EC, "ec-1"}, {jose.EdDSA, is.Ed, "ed-1"}} {
+		tok := testsvc.Sign(b, tc.alg, tc.key, tc.kid, nil, is.Claims("order", time.Now(), func(c map[string]any) { c["exp"] = time.Now().Add(time.Hour).Unix() }))
+		b.Run(string(tc.alg), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				// verify, not Verify: the crypto, without the verified-token cache.
+				if _, _, err := v.verify(context.Background(), tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

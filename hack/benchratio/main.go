@@ -1,0 +1,67 @@
+// Command benchratio reads `go test -bench` output and prints each result
+// beside the baseline measured in the same run, with the targets: the
+// middleware chain against the bare handler, the L1 cache hit, and JWT
+// verification per algorithm.
+//
+//	go test -run '^$' -bench . -benchmem ./services/... | go run ./hack/benchratio
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(?:\s+([\d.]+) B/op\s+([\d.]+) allocs/op)?`)
+
+type result struct{ ns, allocs float64 }
+
+func main() {
+	results := map[string]result{}
+	var order []string
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		fmt.Println(sc.Text())
+		m := line.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		ns, _ := strconv.ParseFloat(m[2], 64)
+		allocs, _ := strconv.ParseFloat(m[4], 64)
+		if _, seen := results[m[1]]; !seen {
+			order = append(order, m[1])
+		}
+		results[m[1]] = result{ns, allocs}
+	}
+	fmt.Println("\nFigures (same run):")
+	bare, okB := results["BenchmarkBare"]
+	chain, okC := results["BenchmarkChain"]
+	if okB && okC {
+		fmt.Printf("  middleware chain: %.1f µs/op (%.0fx the bare handler's %.2f µs), %.0f allocs/op   target <= 60 µs, <= 100 allocs: %s\n",
+			chain.ns/1000, chain.ns/bare.ns, bare.ns/1000, chain.allocs, verdict(chain.ns <= 60_000 && chain.allocs <= 100))
+	}
+	if l1, ok := results["BenchmarkL1Hit"]; ok {
+		fmt.Printf("  L1 cache hit: %.1f ns/op, %.0f allocs/op                                       target <= 50 ns, 0 allocs: %s\n",
+			l1.ns, l1.allocs, verdict(l1.ns <= 50 && l1.allocs == 0))
+	}
+	for _, name := range order {
+		if alg, ok := strings.CutPrefix(name, "BenchmarkVerify/"); ok {
+			r := results[name]
+			fmt.Printf("  JWT verify %-6s %.1f µs/op, %.0f allocs/op", alg+":", r.ns/1000, r.allocs)
+			if rs, ok := results["BenchmarkVerify/RS256"]; ok {
+				fmt.Printf(" (%.2fx RS256)", r.ns/rs.ns)
+			}
+			fmt.Println()
+		}
+	}
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
