@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
@@ -147,6 +148,9 @@ func Start(ctx context.Context, name string, cfg Common, migrations fs.FS, logOu
 		s.Redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, MaxRetries: 1,
 			DialTimeout: 100 * time.Millisecond, ReadTimeout: 100 * time.Millisecond, WriteTimeout: 100 * time.Millisecond})
 		s.closers = append(s.closers, server.Closer{Name: "redis", Close: func(context.Context) error { return s.Redis.Close() }})
+		if err := redisotel.InstrumentTracing(s.Redis, redisotel.WithDBStatement(false)); err != nil {
+			return s, fmt.Errorf("tracing Redis: %w", err)
+		}
 		// Redis only degrades the service: reads fall back to PostgreSQL.
 		components = append(components, health.Component{Name: "redis", Timeout: 150 * time.Millisecond,
 			Check: func(ctx context.Context) error { return s.Redis.Ping(ctx).Err() }})

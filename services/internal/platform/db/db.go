@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -66,6 +67,9 @@ func (d *DB) connect(ctx context.Context, c secrets.DBCredentials) (*pgxpool.Poo
 		cfg.MaxConns = d.maxConns
 	}
 	cfg.MaxConnLifetime = 30 * time.Minute
+	// Spans for every query; statements only (never parameters, which may
+	// carry personal or payment data).
+	cfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTrimSQLInSpanName())
 	p, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("database %s as %s: %w", c.Database, c.Username, err)
