@@ -69,6 +69,7 @@ test-stack: tools ## Only the terratest stack check.
 .PHONY: bench
 bench: ## Benchmarks: middleware chain vs bare handler, L1 cache hit, JWT verify per algorithm, as ratios.
 	go test -run '^$$' -bench . -benchmem ./services/... | go run ./hack/benchratio
+	BULWARK_LOAD=1 go test -count=1 -run TestChainUnderLoad -v ./services/internal/platform/app/ | grep '^LOAD' 
 
 .PHONY: lint
 lint: ## gofmt and go vet.
