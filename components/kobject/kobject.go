@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
+	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -60,11 +61,29 @@ func toMap(v any) (map[string]any, error) {
 	return out, nil
 }
 
-// Values turns typed Helm values into the map a Chart takes.
-func Values(v any) (pulumi.Map, error) {
-	m, err := toMap(v)
+// Chart is a pinned Helm chart: repository, chart and version in one place.
+type Chart struct {
+	Repo, Name, Version string
+	// Release names the release (default: the resource name).
+	Release string
+}
+
+// InstallChart installs c into namespace with values built from a typed
+// struct (helm/v4 Chart: every object shows in previews).
+func InstallChart(ctx *pulumi.Context, resourceName string, c Chart, namespace string, values any, opts ...pulumi.ResourceOption) (*helmv4.Chart, error) {
+	m, err := toMap(values)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s values: %w", c.Name, err)
 	}
-	return pulumi.ToMap(m), nil
+	args := &helmv4.ChartArgs{
+		Chart:          pulumi.String(c.Name),
+		Version:        pulumi.String(c.Version),
+		RepositoryOpts: &helmv4.RepositoryOptsArgs{Repo: pulumi.String(c.Repo)},
+		Namespace:      pulumi.String(namespace),
+		Values:         pulumi.ToMap(m),
+	}
+	if c.Release != "" {
+		args.Name = pulumi.String(c.Release)
+	}
+	return helmv4.NewChart(ctx, resourceName, args, opts...)
 }

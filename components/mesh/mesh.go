@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"slices"
 
-	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	telemetryv1alpha1 "istio.io/api/telemetry/v1alpha1"
@@ -209,19 +208,9 @@ type GatewayValues struct {
 // install installs the charts into the root and gateway namespaces, which
 // must exist (the program creates them, with their Pod Security levels).
 func install(ctx *pulumi.Context, name string, a *Args, base []pulumi.ResourceOption) ([]pulumi.Resource, error) {
-	chart := func(suffix, chartName, release, namespace string, values any, deps ...pulumi.Resource) (*helmv4.Chart, error) {
-		vals, err := kobject.Values(values)
-		if err != nil {
-			return nil, fmt.Errorf("%s values: %w", chartName, err)
-		}
-		return helmv4.NewChart(ctx, name+"-"+suffix, &helmv4.ChartArgs{
-			Chart:          pulumi.String(chartName),
-			Name:           pulumi.String(release),
-			Version:        pulumi.String(ChartVersion),
-			RepositoryOpts: &helmv4.RepositoryOptsArgs{Repo: pulumi.String(ChartRepo)},
-			Namespace:      pulumi.String(namespace),
-			Values:         vals,
-		}, slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(slices.Concat(a.DependsOn, deps))})...)
+	chart := func(suffix, chartName, release, namespace string, values any, deps ...pulumi.Resource) (pulumi.Resource, error) {
+		return kobject.InstallChart(ctx, name+"-"+suffix, kobject.Chart{Repo: ChartRepo, Name: chartName, Version: ChartVersion, Release: release},
+			namespace, values, slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(slices.Concat(a.DependsOn, deps))})...)
 	}
 	baseChart, err := chart("base", "base", "istio-base", a.RootNamespace, map[string]any{"defaultRevision": "default"})
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 
 	cmv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
-	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	k8smeta "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -264,17 +263,8 @@ func installCertManager(ctx *pulumi.Context, name string, a *Args, base []pulumi
 	v.ReplicaCount, v.Webhook.ReplicaCount = a.Replicas, a.Replicas
 	v.PodDisruptionBudget.Enabled = a.Replicas > 1
 	v.Prometheus.Enabled = true
-	values, err := kobject.Values(v)
-	if err != nil {
-		return nil, err
-	}
-	return helmv4.NewChart(ctx, name+"-cert-manager", &helmv4.ChartArgs{
-		Chart:          pulumi.String(ChartName),
-		Version:        pulumi.String(ChartVersion),
-		RepositoryOpts: &helmv4.RepositoryOptsArgs{Repo: pulumi.String(ChartRepo)},
-		Namespace:      pulumi.String(a.Namespace),
-		Values:         values,
-	}, slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(a.DependsOn)})...)
+	return kobject.InstallChart(ctx, name+"-cert-manager", kobject.Chart{Repo: ChartRepo, Name: ChartName, Version: ChartVersion},
+		a.Namespace, v, slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(a.DependsOn)})...)
 }
 
 // istioCSRValues is the part of the istio-csr chart's values Bulwark sets.
@@ -303,15 +293,6 @@ func installIstioCSR(ctx *pulumi.Context, name string, a *Args, opts []pulumi.Re
 	v.App.CertManager.Issuer.Name, v.App.CertManager.Issuer.Kind, v.App.CertManager.Issuer.Group = CAIssuer, "ClusterIssuer", "cert-manager.io"
 	v.App.TLS.TrustDomain = a.TrustDomain
 	v.App.Istio.Namespace = a.MeshRootNamespace
-	values, err := kobject.Values(v)
-	if err != nil {
-		return nil, err
-	}
-	return helmv4.NewChart(ctx, name+"-istio-csr", &helmv4.ChartArgs{
-		Chart:          pulumi.String(IstioCSRChart),
-		Version:        pulumi.String(IstioCSRVersion),
-		RepositoryOpts: &helmv4.RepositoryOptsArgs{Repo: pulumi.String(ChartRepo)},
-		Namespace:      pulumi.String(a.Namespace),
-		Values:         values,
-	}, opts...)
+	return kobject.InstallChart(ctx, name+"-istio-csr", kobject.Chart{Repo: ChartRepo, Name: IstioCSRChart, Version: IstioCSRVersion},
+		a.Namespace, v, opts...)
 }
