@@ -10,10 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
-	"os/signal"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/bulwark-platform/bulwark/services/internal/platform/app"
@@ -49,14 +46,7 @@ func (c *config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "order:", err)
-		os.Exit(1)
-	}
-}
+func main() { app.Main("order", run) }
 
 func run(ctx context.Context, logOut io.Writer) error {
 	var cfg config

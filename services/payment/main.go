@@ -8,9 +8,6 @@ import (
 	"embed"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/bulwark-platform/bulwark/services/internal/platform/app"
 	"github.com/bulwark-platform/bulwark/services/internal/platform/envconf"
@@ -19,14 +16,7 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "payment:", err)
-		os.Exit(1)
-	}
-}
+func main() { app.Main("payment", run) }
 
 func run(ctx context.Context, logOut io.Writer) error {
 	var cfg app.Common

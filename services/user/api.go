@@ -68,14 +68,24 @@ func pathID(w http.ResponseWriter, r *http.Request) (string, bool) {
 	return id, true
 }
 
-func (a *api) create(w http.ResponseWriter, r *http.Request) {
+// readInput decodes and validates a create or update body, answering 400
+// itself when it is bad.
+func readInput(w http.ResponseWriter, r *http.Request) (input, bool) {
 	var in input
 	if err := app.Decode(r, &in); err != nil {
 		app.Problem(w, http.StatusBadRequest, err.Error())
-		return
+		return in, false
 	}
 	if msg := in.validate(); msg != "" {
 		app.Problem(w, http.StatusBadRequest, msg)
+		return in, false
+	}
+	return in, true
+}
+
+func (a *api) create(w http.ResponseWriter, r *http.Request) {
+	in, ok := readInput(w, r)
+	if !ok {
 		return
 	}
 	u, err := a.store.create(r.Context(), in.Email, in.Name)
@@ -113,13 +123,8 @@ func (a *api) update(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var in input
-	if err := app.Decode(r, &in); err != nil {
-		app.Problem(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if msg := in.validate(); msg != "" {
-		app.Problem(w, http.StatusBadRequest, msg)
+	in, ok := readInput(w, r)
+	if !ok {
 		return
 	}
 	u, err := a.store.update(r.Context(), id, in.Email, in.Name)

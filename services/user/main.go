@@ -7,9 +7,6 @@ import (
 	"embed"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/bulwark-platform/bulwark/services/internal/platform/app"
@@ -27,15 +24,7 @@ type config struct {
 	CacheL2TTL time.Duration `env:"CACHE_L2_TTL" envDefault:"5m"`
 }
 
-func main() {
-	// The signal handler is in place before anything serves.
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "user:", err)
-		os.Exit(1)
-	}
-}
+func main() { app.Main("user", run) }
 
 func run(ctx context.Context, logOut io.Writer) error {
 	var cfg config

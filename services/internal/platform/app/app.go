@@ -13,7 +13,10 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
@@ -190,6 +193,18 @@ func (s *Service) Run(ctx context.Context, h http.Handler) error {
 		closers = append(closers, s.closers[i])
 	}
 	return server.Run(ctx, cfg, h, s.Metrics.Handler(), s.Health, s.Log, closers...)
+}
+
+// Main runs a service's run function with the signal handler installed
+// first (so the graceful path always runs) and exits 1 on error.
+func Main(name string, run func(ctx context.Context, logOut io.Writer) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	err := run(ctx, os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(1)
+	}
 }
 
 // JSON writes v with code.
