@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
 
@@ -130,14 +129,10 @@ func TestEveryRouteIsRateLimited(t *testing.T) {
 }
 
 func TestEdgeRegistersItsObjects(t *testing.T) {
-	m, err := mocktest.Run("test", nil, func(ctx *pulumi.Context) error {
-		p, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{})
-		if err != nil {
-			return err
-		}
+	m, err := mocktest.RunWithProvider("test", func(ctx *pulumi.Context, p pulumi.ProviderResource) error {
 		a := args()
 		a.Provider = p
-		_, err = New(ctx, "edge", a)
+		_, err := New(ctx, "edge", a)
 		return err
 	})
 	if err != nil {

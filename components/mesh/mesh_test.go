@@ -4,7 +4,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/bulwark-platform/bulwark/internal/mocktest"
@@ -12,12 +11,8 @@ import (
 
 func run(t *testing.T, install bool) *mocktest.Mocks {
 	t.Helper()
-	m, err := mocktest.Run("test", nil, func(ctx *pulumi.Context) error {
-		p, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{})
-		if err != nil {
-			return err
-		}
-		_, err = New(ctx, "istio", &Args{
+	m, err := mocktest.RunWithProvider("test", func(ctx *pulumi.Context, p pulumi.ProviderResource) error {
+		_, err := New(ctx, "istio", &Args{
 			Install: install, RootNamespace: "istio-system", GatewayNamespace: "istio-ingress",
 			GatewayLabels: map[string]string{"istio": "ingressgateway"}, GatewayServiceAccount: "istio-ingressgateway",
 			RegistryOnly: true, CollectorHost: "otel.obs.svc.cluster.local", CollectorPort: 4317, SamplingRatio: 0.05, Provider: p,

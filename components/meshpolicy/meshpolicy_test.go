@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	securityv1beta1 "istio.io/api/security/v1beta1"
 
@@ -41,14 +40,10 @@ func TestMeshSecurityRefusesWeakPolicy(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := mocktest.Run("test", nil, func(ctx *pulumi.Context) error {
-				p, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{})
-				if err != nil {
-					return err
-				}
+			m, err := mocktest.RunWithProvider("test", func(ctx *pulumi.Context, p pulumi.ProviderResource) error {
 				a := tc.args
 				a.Provider = p
-				_, err = New(ctx, "mesh", &a)
+				_, err := New(ctx, "mesh", &a)
 				return err
 			})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -62,12 +57,8 @@ func TestMeshSecurityRefusesWeakPolicy(t *testing.T) {
 }
 
 func TestMeshSecurityRegistersEachPolicyUnderTheComponent(t *testing.T) {
-	m, err := mocktest.Run("test", nil, func(ctx *pulumi.Context) error {
-		p, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{})
-		if err != nil {
-			return err
-		}
-		_, err = New(ctx, "mesh", &Args{AuthorizationPolicies: []Resource[*securityv1beta1.AuthorizationPolicy]{ap("cluster.local/ns/a/sa/b")}, Provider: p})
+	m, err := mocktest.RunWithProvider("test", func(ctx *pulumi.Context, p pulumi.ProviderResource) error {
+		_, err := New(ctx, "mesh", &Args{AuthorizationPolicies: []Resource[*securityv1beta1.AuthorizationPolicy]{ap("cluster.local/ns/a/sa/b")}, Provider: p})
 		return err
 	})
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/bulwark-platform/bulwark/internal/mocktest"
@@ -12,12 +11,8 @@ import (
 
 func run(t *testing.T, args func(p pulumi.ProviderResource) *Args) (*mocktest.Mocks, error) {
 	t.Helper()
-	return mocktest.Run("test", nil, func(ctx *pulumi.Context) error {
-		p, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{})
-		if err != nil {
-			return err
-		}
-		_, err = New(ctx, "shop", args(p))
+	return mocktest.RunWithProvider("test", func(ctx *pulumi.Context, p pulumi.ProviderResource) error {
+		_, err := New(ctx, "shop", args(p))
 		return err
 	})
 }

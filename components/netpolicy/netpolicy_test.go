@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,14 +31,10 @@ func TestNetworkSecurityRefusesOpenings(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := mocktest.Run("test", nil, func(ctx *pulumi.Context) error {
-				p, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{})
-				if err != nil {
-					return err
-				}
+			m, err := mocktest.RunWithProvider("test", func(ctx *pulumi.Context, p pulumi.ProviderResource) error {
 				a := tc.args
 				a.Provider = p
-				_, err = New(ctx, "net", &a)
+				_, err := New(ctx, "net", &a)
 				return err
 			})
 			if tc.accepts {

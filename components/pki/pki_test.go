@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/bulwark-platform/bulwark/internal/mocktest"
@@ -14,11 +13,7 @@ import (
 
 func run(t *testing.T, mutate func(*Args)) (*mocktest.Mocks, error) {
 	t.Helper()
-	return mocktest.Run("test", nil, func(ctx *pulumi.Context) error {
-		p, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{})
-		if err != nil {
-			return err
-		}
+	return mocktest.RunWithProvider("test", func(ctx *pulumi.Context, p pulumi.ProviderResource) error {
 		a := &Args{
 			Environment: "test", Install: true, RootCADuration: 9 * time.Hour, LeafDuration: 3 * time.Hour,
 			Certificates: []Certificate{{Name: "gw", Namespace: "edge", SecretName: "gw-tls", DNSNames: []string{"api.example.com"}}},
@@ -27,7 +22,7 @@ func run(t *testing.T, mutate func(*Args)) (*mocktest.Mocks, error) {
 		if mutate != nil {
 			mutate(a)
 		}
-		_, err = New(ctx, "pki", a)
+		_, err := New(ctx, "pki", a)
 		return err
 	})
 }

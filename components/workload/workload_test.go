@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/bulwark-platform/bulwark/internal/mocktest"
@@ -13,16 +12,12 @@ import (
 // deploy registers one ServiceDeployment under mocks with args adjusted by mutate.
 func deploy(t *testing.T, mutate func(*Args)) *mocktest.Mocks {
 	t.Helper()
-	m, err := mocktest.Run("test", nil, func(ctx *pulumi.Context) error {
-		p, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{})
-		if err != nil {
-			return err
-		}
+	m, err := mocktest.RunWithProvider("test", func(ctx *pulumi.Context, p pulumi.ProviderResource) error {
 		a := &Args{Name: "order", Namespace: pulumi.String("shop"), Image: "example/order:1", Replicas: 3, Provider: p}
 		if mutate != nil {
 			mutate(a)
 		}
-		_, err = New(ctx, "order", a)
+		_, err := New(ctx, "order", a)
 		return err
 	})
 	if err != nil {
@@ -194,14 +189,10 @@ func TestInvalidArgsRegisterNothing(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := mocktest.Run("test", nil, func(ctx *pulumi.Context) error {
-				p, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{})
-				if err != nil {
-					return err
-				}
+			m, err := mocktest.RunWithProvider("test", func(ctx *pulumi.Context, p pulumi.ProviderResource) error {
 				a := &Args{Name: "order", Namespace: pulumi.String("shop"), Image: "example/order:1", Replicas: 3, Provider: p}
 				tc.mutate(a)
-				_, err = New(ctx, "order", a)
+				_, err := New(ctx, "order", a)
 				return err
 			})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {

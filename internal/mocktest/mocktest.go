@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -74,6 +75,18 @@ func Run(stack string, config map[string]string, program pulumi.RunFunc) (*Mocks
 	withConfig := func(info *pulumi.RunInfo) { info.Config = config }
 	err := pulumi.RunErr(program, pulumi.WithMocks("bulwark", stack, m), withConfig)
 	return m, err
+}
+
+// RunWithProvider runs program with an explicit Kubernetes provider named
+// "k8s", the way components are always given one.
+func RunWithProvider(stack string, program func(ctx *pulumi.Context, p pulumi.ProviderResource) error) (*Mocks, error) {
+	return Run(stack, nil, func(ctx *pulumi.Context) error {
+		p, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{})
+		if err != nil {
+			return err
+		}
+		return program(ctx, p)
+	})
 }
 
 // Get walks nested maps and arrays of a property map by keys and returns
