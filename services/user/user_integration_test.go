@@ -89,6 +89,18 @@ func TestUserServiceEndToEnd(t *testing.T) {
 	if code, _, hdr := do("GET", "/api/v1/users/"+id, "", ""); code != 401 || !strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Bearer") {
 		t.Errorf("no token: %d %v", code, hdr)
 	}
+	// Hydra's real tokens, tampered or for another audience, are refused.
+	otherSecret := hydra.Client("other", []string{"users:read"}, []string{"order"})
+	otherAud := hydra.Token(ctx, "other", otherSecret, []string{"users:read"}, "order")
+	parts := strings.Split(reader, ".")
+	sig := []byte(parts[2])
+	sig[len(sig)/2] ^= 0x01
+	tampered := parts[0] + "." + parts[1] + "." + string(sig)
+	for name, tok := range map[string]string{"another audience": otherAud, "a tampered signature": tampered} {
+		if code, _, _ := do("GET", "/api/v1/users/"+id, tok, ""); code != 401 {
+			t.Errorf("Hydra token with %s: %d", name, code)
+		}
+	}
 	if code, got, _ := do("GET", "/api/v1/users/"+id, reader, ""); code != 200 || got["email"] != "ada@example.com" {
 		t.Errorf("get: %d %v", code, got)
 	}
