@@ -173,6 +173,7 @@ func TestOrderChecksTheUserAndChargesOnce(t *testing.T) {
 		t.Fatal("the payment breaker never opened")
 	}
 	fast := call(t, "POST", p.orderURL+"/api/v1/orders", web, "key-fast-0001", order)
+	t.Logf("answer with the payment breaker open: %d in %s", fast.code, fast.took)
 	if fast.code != 503 || fast.header.Get("Retry-After") != "1" || fast.took > 50*time.Millisecond {
 		t.Errorf("open breaker: %d Retry-After %q after %s", fast.code, fast.header.Get("Retry-After"), fast.took)
 	}
