@@ -144,6 +144,27 @@ func TestRedisOutageFallsBackToTheOrigin(t *testing.T) {
 	}
 }
 
+func TestL1EntriesExpire(t *testing.T) {
+	c, err := New[user](nil, Options{Name: "ttl", L1TTL: 30 * time.Millisecond, L2TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var loads atomic.Int32
+	load := func(context.Context) (user, error) { loads.Add(1); return user{ID: "k"}, nil }
+	for range 3 {
+		if _, err := c.Get(context.Background(), "k", load); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(60 * time.Millisecond)
+	if _, err := c.Get(context.Background(), "k", load); err != nil {
+		t.Fatal(err)
+	}
+	if loads.Load() != 2 {
+		t.Errorf("%d loads: want one, then one more after the L1 TTL", loads.Load())
+	}
+}
+
 func TestLoaderErrorsAreNotCached(t *testing.T) {
 	c := newCache(t, nil, &recorder{hits: map[Level]int{}})
 	boom := errors.New("db down")
