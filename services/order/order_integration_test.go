@@ -17,6 +17,7 @@ import (
 )
 
 type platform struct {
+	secretFile           string
 	t                    *testing.T
 	pg                   *testsvc.Postgres
 	hydra                *testsvc.Hydra
@@ -48,6 +49,7 @@ func startPlatform(t *testing.T) *platform {
 	p.hydra = testsvc.StartHydra(t)
 	orderSecret := p.hydra.Client("order-svc", []string{"users:read", "payments:write"}, []string{"user", "payment"})
 	secretFile := filepath.Join(t.TempDir(), "client-secret")
+	p.secretFile = secretFile
 	if err := os.WriteFile(secretFile, []byte(orderSecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -182,6 +184,37 @@ func TestOrderChecksTheUserAndChargesOnce(t *testing.T) {
 	resumed := call(t, "POST", p.orderURL+"/api/v1/orders", web, "key-down-0000", order)
 	if resumed.code != 201 || resumed.body["status"] != "paid" {
 		t.Errorf("retrying an order after payment returned: %d %v", resumed.code, resumed.body)
+	}
+
+	// The client secret is read from its file on change: a wrong secret
+	// stops the order service's calls at once (its cached token is
+	// dropped), the rotated one restores them, without a restart.
+	writeSecret := func(secret string) {
+		t.Helper()
+		before := strings.Count(p.order.Logs(), `"client secret reloaded"`)
+		if err := os.WriteFile(p.secretFile+".tmp", []byte(secret), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(p.secretFile+".tmp", p.secretFile); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for strings.Count(p.order.Logs(), `"client secret reloaded"`) == before {
+			if time.Now().After(deadline) {
+				t.Fatal("the client secret file change was not picked up")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	rotated := "rotated-secret-0123456789abcdef"
+	p.hydra.SetSecret("order-svc", rotated, []string{"users:read", "payments:write"}, []string{"user", "payment"})
+	writeSecret("not-the-secret")
+	if r := call(t, "POST", p.orderURL+"/api/v1/orders", web, "key-secret-001", order); r.code != 503 {
+		t.Errorf("with a wrong client secret the order service still called out: %d %v", r.code, r.body)
+	}
+	writeSecret(rotated)
+	if r := call(t, "POST", p.orderURL+"/api/v1/orders", web, "key-secret-001", order); r.code != 201 {
+		t.Errorf("after the rotation: %d %v", r.code, r.body)
 	}
 
 	for _, proc := range []*testsvc.Process{p.order, p.payment, p.user} {

@@ -108,6 +108,26 @@ func (h *Hydra) Client(id string, scopes, audience []string) string {
 	return secret
 }
 
+// SetSecret replaces a client's secret (a rotation at the provider).
+func (h *Hydra) SetSecret(id, secret string, scopes, audience []string) {
+	h.t.Helper()
+	body, _ := json.Marshal(map[string]any{
+		"client_id": id, "client_secret": secret, "grant_types": []string{"client_credentials"},
+		"scope": strings.Join(scopes, " "), "audience": audience, "token_endpoint_auth_method": "client_secret_post",
+	})
+	req, _ := http.NewRequest(http.MethodPut, h.admin+"/admin/clients/"+id, strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		h.t.Fatalf("rotating the secret of %s: %s %s", id, resp.Status, b)
+	}
+}
+
 // TokenURL is the token endpoint.
 func (h *Hydra) TokenURL() string { return h.public + "/oauth2/token" }
 
