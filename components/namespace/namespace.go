@@ -7,8 +7,8 @@ package namespace
 import (
 	"errors"
 	"fmt"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"maps"
-	"regexp"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -52,8 +52,6 @@ type AppNamespace struct {
 	Name pulumi.StringOutput
 }
 
-var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-
 func (a *Args) withDefaults() *Args {
 	out := *a
 	if out.PodSecurity == "" {
@@ -67,7 +65,7 @@ func (a *Args) withDefaults() *Args {
 
 func (a *Args) validate() error {
 	var errs []error
-	if len(a.Name) > 63 || !dns1123Label.MatchString(a.Name) {
+	if len(validation.IsDNS1123Label(a.Name)) > 0 {
 		errs = append(errs, fmt.Errorf("name: %q is not a DNS-1123 label", a.Name))
 	}
 	switch {

@@ -8,7 +8,7 @@ package pki
 import (
 	"errors"
 	"fmt"
-	"regexp"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"slices"
 	"time"
 
@@ -92,8 +92,6 @@ type PrivateCA struct {
 	MeshCA []pulumi.Resource
 }
 
-var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-
 func (a *Args) withDefaults() *Args {
 	out := *a
 	if out.Namespace == "" {
@@ -113,13 +111,13 @@ func (a *Args) validate() error {
 	if a.RootCADuration < time.Hour || a.LeafDuration < time.Hour || a.LeafDuration >= a.RootCADuration {
 		errs = append(errs, fmt.Errorf("durations: need 1h <= leaf (%s) < root CA (%s)", a.LeafDuration, a.RootCADuration))
 	}
-	if !dns1123Label.MatchString(a.Namespace) {
+	if len(validation.IsDNS1123Label(a.Namespace)) > 0 {
 		errs = append(errs, fmt.Errorf("namespace: %q is not a DNS-1123 label", a.Namespace))
 	}
 	seen := map[string]bool{}
 	for i, c := range a.Certificates {
 		id := c.Namespace + "/" + c.Name
-		if !dns1123Label.MatchString(c.Name) || !dns1123Label.MatchString(c.Namespace) || c.SecretName == "" {
+		if len(validation.IsDNS1123Label(c.Name)) > 0 || len(validation.IsDNS1123Label(c.Namespace)) > 0 || c.SecretName == "" {
 			errs = append(errs, fmt.Errorf("certificates[%d]: name, namespace and secretName are required, got %q", i, id))
 		}
 		if len(c.DNSNames) == 0 {

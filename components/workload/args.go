@@ -8,6 +8,7 @@ package workload
 import (
 	"errors"
 	"fmt"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"maps"
 	"regexp"
 	"slices"
@@ -79,9 +80,8 @@ type Autoscaling struct {
 }
 
 var (
-	dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	envName      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	vpaModes     = []string{"Off", "Initial", "Recreate", "InPlaceOrRecreate"}
+	envName  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	vpaModes = []string{"Off", "Initial", "Recreate", "InPlaceOrRecreate"}
 )
 
 func (a *Args) withDefaults() *Args {
@@ -136,13 +136,13 @@ func (a *Args) validate() error {
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
 	}
-	if len(a.Name) > 63 || !dns1123Label.MatchString(a.Name) {
+	if len(validation.IsDNS1123Label(a.Name)) > 0 {
 		bad("name", "%q is not a DNS-1123 label", a.Name)
 	}
 	if a.Namespace == nil {
 		bad("namespace", "required")
 	}
-	if len(a.ServiceAccount) > 63 || !dns1123Label.MatchString(a.ServiceAccount) {
+	if len(validation.IsDNS1123Label(a.ServiceAccount)) > 0 {
 		bad("serviceAccount", "%q is not a DNS-1123 label", a.ServiceAccount)
 	}
 	if a.Image == "" {

@@ -8,6 +8,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"maps"
 	"net"
 	"net/url"
@@ -197,8 +198,6 @@ type Install struct {
 	ExternalSecrets bool `json:"externalSecrets"`
 	Observability   bool `json:"observability"`
 }
-
-var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // Allowed enumerations.
 var (
@@ -416,7 +415,7 @@ func (c *Config) Validate() error {
 
 func (m *Mesh) validate(bad func(path, format string, args ...any)) {
 	label := func(path, v string) {
-		if len(v) > 63 || !dns1123Label.MatchString(v) {
+		if len(validation.IsDNS1123Label(v)) > 0 {
 			bad(path, "%q is not a DNS-1123 label", v)
 		}
 	}
@@ -474,7 +473,7 @@ func (c *Certificates) validate(bad func(path, format string, args ...any)) {
 		bad("certificates.leafDuration", "%s must be shorter than the root CA's %s", c.LeafDuration, c.RootCADuration)
 	}
 	for i, name := range c.ExternalIssuers {
-		if len(name) > 63 || !dns1123Label.MatchString(name) || name == CAIssuer {
+		if len(validation.IsDNS1123Label(name)) > 0 || name == CAIssuer {
 			bad(fmt.Sprintf("certificates.externalIssuers[%d]", i), "%q is not a usable ClusterIssuer name", name)
 		}
 	}

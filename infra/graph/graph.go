@@ -8,6 +8,7 @@ package graph
 
 import (
 	"fmt"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"regexp"
 	"slices"
 	"strings"
@@ -151,10 +152,9 @@ func (g *Graph) Callers(name string) []Edge {
 }
 
 var (
-	dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	scopeRe      = regexp.MustCompile(`^[A-Za-z0-9_.:\-]+$`)
-	secretKeyRe  = regexp.MustCompile(`^[-._a-zA-Z0-9]+$`)
-	pathRe       = regexp.MustCompile(`^/[A-Za-z0-9._~!$&'()+,;=:@/%\-]*\*?$`)
+	scopeRe     = regexp.MustCompile(`^[A-Za-z0-9_.:\-]+$`)
+	secretKeyRe = regexp.MustCompile(`^[-._a-zA-Z0-9]+$`)
+	pathRe      = regexp.MustCompile(`^/[A-Za-z0-9._~!$&'()+,;=:@/%\-]*\*?$`)
 )
 
 // HTTPMethods are the methods a call may name.
@@ -190,7 +190,7 @@ func (g *Graph) Validate(prefix string) error {
 		switch {
 		case v == "":
 			bad(path, "must not be empty")
-		case len(v) > 63 || !dns1123Label.MatchString(v):
+		case len(validation.IsDNS1123Label(v)) > 0:
 			bad(path, "%q is not a DNS-1123 label (lower-case letters, digits and '-', at most 63 characters)", v)
 		}
 	}
