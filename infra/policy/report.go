@@ -79,13 +79,30 @@ func Parties(g *graph.Graph, m config.Mesh) (sources, dests []Workload) {
 		dests = append(dests, w)
 	}
 	sources = append(sources, prom)
-	for _, p := range []struct {
-		name string
-		peer config.Peer
-	}{{"dns", m.DNS}, {"istiod", m.Istiod}, {"otel-collector", m.OTelCollector}, {"redis", m.Redis}, {"postgres", m.Postgres}} {
+	for _, p := range egressPeers(m) {
 		dests = append(dests, Workload{Name: p.name, Namespace: p.peer.Namespace, Labels: p.peer.PodLabels, Ports: []int{p.peer.Port}})
 	}
 	return sources, dests
+}
+
+// namedPeer is a platform peer services send to, and whether a service uses it.
+type namedPeer struct {
+	name string
+	peer config.Peer
+	uses func(graph.Service) bool
+}
+
+func always(graph.Service) bool { return true }
+
+// egressPeers are the platform peers application pods may reach: every
+// service reaches DNS, istiod and the collector; Redis and PostgreSQL only
+// those the graph marks as using them.
+func egressPeers(m config.Mesh) []namedPeer {
+	return []namedPeer{
+		{"dns", m.DNS, always}, {"istiod", m.Istiod, always}, {"otel-collector", m.OTelCollector, always},
+		{"redis", m.Redis, func(s graph.Service) bool { return s.Redis }},
+		{"postgres", m.Postgres, func(s graph.Service) bool { return s.Postgres }},
+	}
 }
 
 // GraphFlows is what the graph and the mesh configuration say may flow:
@@ -100,13 +117,9 @@ func GraphFlows(g *graph.Graph, m config.Mesh) []Row {
 	for _, s := range g.Services {
 		id := s.Name + "." + s.Namespace
 		out = append(out, Row{From: "prometheus." + m.Prometheus.Namespace, To: id, Port: s.MetricsPort, Methods: []string{"GET"}, Paths: []string{"/metrics"}})
-		for _, p := range []struct {
-			name string
-			p    config.Peer
-			use  bool
-		}{{"dns", m.DNS, true}, {"istiod", m.Istiod, true}, {"otel-collector", m.OTelCollector, true}, {"redis", m.Redis, s.Redis}, {"postgres", m.Postgres, s.Postgres}} {
-			if p.use {
-				out = append(out, Row{From: id, To: p.name + "." + p.p.Namespace, Port: p.p.Port})
+		for _, p := range egressPeers(m) {
+			if p.uses(s) {
+				out = append(out, Row{From: id, To: p.name + "." + p.peer.Namespace, Port: p.peer.Port})
 			}
 		}
 	}
