@@ -78,12 +78,7 @@ func (a *api) routes() []app.Route {
 	}
 }
 
-var (
-	uuidRe     = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-	keyRe      = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,128}$`)
-	skuRe      = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-	currencyRe = regexp.MustCompile(`^[A-Z]{3}$`)
-)
+var skuRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 type input struct {
 	UserID   string `json:"user_id"`
@@ -92,10 +87,10 @@ type input struct {
 }
 
 func (in *input) validate() (int64, string) {
-	if !uuidRe.MatchString(in.UserID) {
+	if !app.IsUUID(in.UserID) {
 		return 0, "user_id: must be a UUID"
 	}
-	if !currencyRe.MatchString(in.Currency) {
+	if !app.IsCurrency(in.Currency) {
 		return 0, "currency: must be an ISO 4217 code such as EUR"
 	}
 	if len(in.Items) == 0 || len(in.Items) > 100 {
@@ -123,7 +118,7 @@ var (
 
 func (a *api) create(w http.ResponseWriter, r *http.Request) {
 	key := r.Header.Get(resilience.IdempotencyKeyHeader)
-	if !keyRe.MatchString(key) {
+	if !app.IsIdempotencyKey(key) {
 		app.Problem(w, http.StatusBadRequest, "Idempotency-Key: required, 8 to 128 characters of [A-Za-z0-9._:-]")
 		return
 	}
@@ -287,7 +282,7 @@ func scanOrder(row pgx.Row) (Order, error) {
 
 func (a *api) get(w http.ResponseWriter, r *http.Request) {
 	id := strings.ToLower(r.PathValue("id"))
-	if !uuidRe.MatchString(id) {
+	if !app.IsUUID(id) {
 		app.Problem(w, http.StatusBadRequest, "id: must be a UUID")
 		return
 	}
@@ -307,7 +302,7 @@ func (a *api) get(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) listByUser(w http.ResponseWriter, r *http.Request) {
 	user := strings.ToLower(r.URL.Query().Get("user"))
-	if !uuidRe.MatchString(user) {
+	if !app.IsUUID(user) {
 		app.Problem(w, http.StatusBadRequest, "user: query parameter required, a UUID")
 		return
 	}

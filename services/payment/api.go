@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -49,11 +48,6 @@ func (a *api) routes() []app.Route {
 	}
 }
 
-var (
-	keyRe      = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,128}$`)
-	currencyRe = regexp.MustCompile(`^[A-Z]{3}$`)
-)
-
 type chargeInput struct {
 	OrderID     string `json:"order_id"`
 	AmountCents int64  `json:"amount_cents"`
@@ -64,7 +58,7 @@ var errKeyReused = errors.New("idempotency key reused with a different request")
 
 func (a *api) charge(w http.ResponseWriter, r *http.Request) {
 	key := r.Header.Get(resilience.IdempotencyKeyHeader)
-	if !keyRe.MatchString(key) {
+	if !app.IsIdempotencyKey(key) {
 		a.charges.WithLabelValues("rejected").Inc()
 		app.Problem(w, http.StatusBadRequest, "Idempotency-Key: required, 8 to 128 characters of [A-Za-z0-9._:-]")
 		return
@@ -81,7 +75,7 @@ func (a *api) charge(w http.ResponseWriter, r *http.Request) {
 	case in.AmountCents <= 0 || in.AmountCents > 100_000_000:
 		app.Problem(w, http.StatusBadRequest, "amount_cents: must be between 1 and 100000000")
 		return
-	case !currencyRe.MatchString(in.Currency):
+	case !app.IsCurrency(in.Currency):
 		app.Problem(w, http.StatusBadRequest, "currency: must be an ISO 4217 code such as EUR")
 		return
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/mail"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -40,8 +39,6 @@ func (a *api) routes() []app.Route {
 	}
 }
 
-var uuidRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-
 type input struct {
 	Email string `json:"email"`
 	Name  string `json:"name"`
@@ -61,7 +58,7 @@ func (in *input) validate() string {
 
 func pathID(w http.ResponseWriter, r *http.Request) (string, bool) {
 	id := strings.ToLower(r.PathValue("id"))
-	if !uuidRe.MatchString(id) {
+	if !app.IsUUID(id) {
 		app.Problem(w, http.StatusBadRequest, "id: must be a UUID")
 		return "", false
 	}
