@@ -173,15 +173,6 @@ func (r *Runner) Destroy(ctx context.Context, opts ...optdestroy.Option) error {
 	return nil
 }
 
-// Outputs returns the stack's current outputs.
-func (r *Runner) Outputs(ctx context.Context) (auto.OutputMap, error) {
-	s, err := r.stack(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return s.Outputs(ctx)
-}
-
 func (r *Runner) out() io.Writer {
 	if r.Out == nil {
 		return io.Discard
