@@ -71,7 +71,7 @@ func run(ctx context.Context, logOut io.Writer) error {
 	}
 	users, _ := outbound.Client(creds, "user", []string{"users:read"}, opts("user"))
 	payments, paymentBreaker := outbound.Client(creds, "payment", []string{"payments:write"}, opts("payment"))
-	c, err := cache.New[Order](svc.Redis, cache.Options{Name: "orders", L1TTL: cfg.CacheL1TTL, L2TTL: cfg.CacheL2TTL, Observer: svc.Metrics})
+	c, err := cache.New[Order](svc.Redis, cache.Options{Name: "orders", L1TTL: cfg.CacheL1TTL, L2TTL: cfg.CacheL2TTL, Observer: svc.Metrics.Cache("orders")})
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ func run(ctx context.Context, logOut io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("starting: %w", err)
 	}
-	c, err := cache.New[User](svc.Redis, cache.Options{Name: "users", L1TTL: cfg.CacheL1TTL, L2TTL: cfg.CacheL2TTL, Observer: svc.Metrics})
+	c, err := cache.New[User](svc.Redis, cache.Options{Name: "users", L1TTL: cfg.CacheL1TTL, L2TTL: cfg.CacheL2TTL, Observer: svc.Metrics.Cache("users")})
 	if err != nil {
 		return err
 	}

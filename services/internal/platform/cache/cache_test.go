@@ -26,8 +26,8 @@ type recorder struct {
 	errors int
 }
 
-func (r *recorder) Hit(_ string, l Level) { r.mu.Lock(); r.hits[l]++; r.mu.Unlock() }
-func (r *recorder) RedisError(string, string) {
+func (r *recorder) Hit(l Level) { r.mu.Lock(); r.hits[l]++; r.mu.Unlock() }
+func (r *recorder) RedisError(string) {
 	r.mu.Lock()
 	r.errors++
 	r.mu.Unlock()

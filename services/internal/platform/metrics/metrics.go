@@ -111,10 +111,32 @@ func (m *Metrics) BreakerChanged(dependency string, _, to gobreaker.State) {
 	m.breaker.WithLabelValues(dependency).Set(float64(to))
 }
 
-// Hit implements cache.Observer.
-func (m *Metrics) Hit(name string, level cache.Level) {
-	m.cacheReads.WithLabelValues(name, string(level)).Inc()
+// Cache returns the observer of the cache called name, its counters
+// resolved once so that an L1 hit costs one atomic increment.
+func (m *Metrics) Cache(name string) cache.Observer {
+	return &cacheObserver{
+		l1:     m.cacheReads.WithLabelValues(name, string(cache.L1)),
+		l2:     m.cacheReads.WithLabelValues(name, string(cache.L2)),
+		origin: m.cacheReads.WithLabelValues(name, string(cache.Origin)),
+		errors: m.redisErrors.MustCurryWith(prometheus.Labels{"cache": name}),
+	}
 }
 
-// RedisError implements cache.Observer.
-func (m *Metrics) RedisError(name, op string) { m.redisErrors.WithLabelValues(name, op).Inc() }
+type cacheObserver struct {
+	l1, l2, origin prometheus.Counter
+	errors         *prometheus.CounterVec
+}
+
+func (o *cacheObserver) Hit(level cache.Level) {
+	switch level {
+	case cache.L1:
+		o.l1.Inc()
+	case cache.L2:
+		o.l2.Inc()
+	default:
+		o.origin.Inc()
+	}
+}
+
+// RedisError counts by operation: get, set, del, decode (a fixed set).
+func (o *cacheObserver) RedisError(op string) { o.errors.WithLabelValues(op).Inc() }

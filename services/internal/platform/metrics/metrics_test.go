@@ -1,14 +1,19 @@
 package metrics
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/sony/gobreaker/v2"
+
+	"github.com/bulwark-platform/bulwark/services/internal/platform/cache"
 )
 
 func TestREDUsesRouteTemplates(t *testing.T) {
@@ -33,13 +38,37 @@ func TestREDUsesRouteTemplates(t *testing.T) {
 		t.Errorf("%d series: raw paths must never become labels", got)
 	}
 	m.BreakerChanged("payment", gobreaker.StateClosed, gobreaker.StateOpen)
-	m.Hit("users", "l1")
+	users := m.Cache("users")
+	users.Hit(cache.L1)
+	users.Hit(cache.L1)
+	users.Hit(cache.Origin)
+	users.RedisError("get")
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
-	for _, want := range []string{`circuit_breaker_state{dependency="payment"} 2`, `cache_reads_total{cache="users",level="l1"} 1`, "http_server_request_duration_seconds_bucket"} {
+	for _, want := range []string{`circuit_breaker_state{dependency="payment"} 2`, `cache_reads_total{cache="users",level="l1"} 2`, `cache_reads_total{cache="users",level="l2"} 0`, `cache_reads_total{cache="users",level="origin"} 1`, `cache_redis_errors_total{cache="users",op="get"} 1`, "http_server_request_duration_seconds_bucket"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// BenchmarkL1HitCounted is an L1 hit as the services make it: the cache
+// with its metrics observer counting the hit.
+func BenchmarkL1HitCounted(b *testing.B) {
+	c, err := cache.New[string](nil, cache.Options{Name: "bench", L1TTL: time.Hour, L2TTL: time.Hour, Observer: New().Cache("bench")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := c.Get(ctx, "k", func(context.Context) (string, error) { return "v", nil }); err != nil {
+		b.Fatal(err)
+	}
+	miss := func(context.Context) (string, error) { return "", errors.New("miss") }
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Get(ctx, "k", miss); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
