@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +49,16 @@ func newSetup(t *testing.T, req Requirement) *setup {
 	t.Helper()
 	p := newProvider(t)
 	now := time.Now()
-	v, err := NewVerifier(context.Background(), Config{Issuer: p.URL, Audience: "order", Now: func() time.Time { return now }})
+	s := newSetupAt(t, p.URL, req, func() time.Time { return now })
+	s.p, s.now = p, &now
+	return s
+}
+
+// newSetupAt puts a verifier for issuer, audience "order", in front of a
+// handler that greets the token's subject.
+func newSetupAt(t *testing.T, issuer string, req Requirement, now func() time.Time) *setup {
+	t.Helper()
+	v, err := NewVerifier(context.Background(), Config{Issuer: issuer, Audience: "order", Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +67,7 @@ func newSetup(t *testing.T, req Requirement) *setup {
 		c, _ := FromContext(r.Context())
 		w.Write([]byte("hello " + c.Subject))
 	}))
-	return &setup{p: p, v: v, handler: h, logs: logs, now: &now}
+	return &setup{v: v, handler: h, logs: logs}
 }
 
 func (s *setup) do(headers ...string) *httptest.ResponseRecorder {
@@ -81,9 +91,6 @@ func TestValidTokensOfEveryAllowedAlgorithm(t *testing.T) {
 			t.Errorf("%s: %d %q", name, rec.Code, rec.Body.String())
 		}
 	}
-	if rec := s.do("bearer " + s.p.token(t, nil)); rec.Code != http.StatusOK {
-		t.Errorf("lower-case scheme (RFC 7235: case-insensitive): %d", rec.Code)
-	}
 }
 
 func b64(v any) string {
@@ -91,35 +98,54 @@ func b64(v any) string {
 	return base64.RawURLEncoding.EncodeToString(raw)
 }
 
-// The token attack suite: each is answered 401, says nothing useful, and
-// is logged with its reason.
-func TestTokenAttacksAreRefused(t *testing.T) {
-	s := newSetup(t, Requirement{Scopes: []string{"orders:read"}})
+// forger signs tokens with a key its issuer publishes in its JWKS, so it
+// can make every token the issuer could sign, good or bad.
+type forger struct {
+	issuer string
+	key    *rsa.PrivateKey
+	kid    string
+}
+
+func (f forger) claims(mut func(map[string]any)) map[string]any {
+	return testsvc.Claims(f.issuer, "order", time.Now(), mut)
+}
+
+func (f forger) token(t *testing.T, mut func(map[string]any)) string {
+	return sign(t, jose.RS256, f.key, f.kid, nil, f.claims(mut))
+}
+
+// attackSuite runs the token attacks against s, whose verifier trusts f's
+// issuer and requires orders:read: each is answered 401, says nothing
+// useful, and is logged with its reason.
+func attackSuite(t *testing.T, s *setup, f forger) {
 	attacker, _ := rsa.GenerateKey(rand.Reader, 2048)
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("the verifier contacted an attacker-named URL: %s", r.URL)
 	}))
 	defer evil.Close()
-	pubDER, _ := x509.MarshalPKIXPublicKey(s.p.RSA.Public())
-	valid := s.p.token(t, nil)
+	pubDER, _ := x509.MarshalPKIXPublicKey(f.key.Public())
+	valid := f.token(t, nil)
+	if rec := s.do("Bearer " + valid); rec.Code != http.StatusOK {
+		t.Fatalf("the suite's valid token is refused (%d): every attack below would pass for the wrong reason", rec.Code)
+	}
 	parts := strings.Split(valid, ".")
 
 	attacks := map[string][]string{
 		"alg none":                             {"Bearer " + b64(map[string]string{"alg": "none", "typ": "JWT"}) + "." + parts[1] + "."},
-		"HS256 signed with the RSA public key": {"Bearer " + sign(t, jose.HS256, pubDER, "rsa-1", nil, s.p.claims(nil))},
-		"unknown kid":                          {"Bearer " + sign(t, jose.RS256, attacker, "rsa-2", nil, s.p.claims(nil))},
-		"kid with path traversal":              {"Bearer " + sign(t, jose.RS256, attacker, "../../../../etc/passwd", nil, s.p.claims(nil))},
-		"jku pointing elsewhere":               {"Bearer " + sign(t, jose.RS256, attacker, "rsa-9", map[jose.HeaderKey]any{"jku": evil.URL + "/jwks"}, s.p.claims(nil))},
-		"x5u pointing elsewhere":               {"Bearer " + sign(t, jose.RS256, attacker, "rsa-9", map[jose.HeaderKey]any{"x5u": evil.URL + "/cert"}, s.p.claims(nil))},
-		"signed by another key under our kid":  {"Bearer " + sign(t, jose.RS256, attacker, "rsa-1", nil, s.p.claims(nil))},
-		"expired":                              {"Bearer " + s.p.token(t, func(c map[string]any) { c["exp"] = time.Now().Add(-2 * time.Minute).Unix() })},
-		"nbf in the future":                    {"Bearer " + s.p.token(t, func(c map[string]any) { c["nbf"] = time.Now().Add(2 * time.Minute).Unix() })},
-		"iat far in the future":                {"Bearer " + s.p.token(t, func(c map[string]any) { c["iat"] = time.Now().Add(time.Hour).Unix() })},
-		"wrong iss":                            {"Bearer " + s.p.token(t, func(c map[string]any) { c["iss"] = "https://evil.example.com" })},
-		"wrong aud":                            {"Bearer " + s.p.token(t, func(c map[string]any) { c["aud"] = []string{"payment"} })},
-		"missing exp":                          {"Bearer " + s.p.token(t, func(c map[string]any) { delete(c, "exp") })},
+		"HS256 signed with the RSA public key": {"Bearer " + sign(t, jose.HS256, pubDER, f.kid, nil, f.claims(nil))},
+		"unknown kid":                          {"Bearer " + sign(t, jose.RS256, attacker, "rsa-unknown", nil, f.claims(nil))},
+		"kid with path traversal":              {"Bearer " + sign(t, jose.RS256, attacker, "../../../../etc/passwd", nil, f.claims(nil))},
+		"jku pointing elsewhere":               {"Bearer " + sign(t, jose.RS256, attacker, "rsa-9", map[jose.HeaderKey]any{"jku": evil.URL + "/jwks"}, f.claims(nil))},
+		"x5u pointing elsewhere":               {"Bearer " + sign(t, jose.RS256, attacker, "rsa-9", map[jose.HeaderKey]any{"x5u": evil.URL + "/cert"}, f.claims(nil))},
+		"signed by another key under our kid":  {"Bearer " + sign(t, jose.RS256, attacker, f.kid, nil, f.claims(nil))},
+		"expired":                              {"Bearer " + f.token(t, func(c map[string]any) { c["exp"] = time.Now().Add(-2 * time.Minute).Unix() })},
+		"nbf in the future":                    {"Bearer " + f.token(t, func(c map[string]any) { c["nbf"] = time.Now().Add(2 * time.Minute).Unix() })},
+		"iat far in the future":                {"Bearer " + f.token(t, func(c map[string]any) { c["iat"] = time.Now().Add(time.Hour).Unix() })},
+		"wrong iss":                            {"Bearer " + f.token(t, func(c map[string]any) { c["iss"] = "https://evil.example.com" })},
+		"wrong aud":                            {"Bearer " + f.token(t, func(c map[string]any) { c["aud"] = []string{"payment"} })},
+		"missing exp":                          {"Bearer " + f.token(t, func(c map[string]any) { delete(c, "exp") })},
 		"signature stripped":                   {"Bearer " + parts[0] + "." + parts[1] + "."},
-		"a 100 KiB token":                      {"Bearer " + s.p.token(t, func(c map[string]any) { c["pad"] = strings.Repeat("A", 100<<10) })},
+		"a 100 KiB token":                      {"Bearer " + f.token(t, func(c map[string]any) { c["pad"] = strings.Repeat("A", 100<<10) })},
 		"two Authorization headers":            {"Bearer " + valid, "Bearer " + valid},
 		"no token":                             nil,
 		"basic auth":                           {"Basic YWxpY2U6c2VjcmV0"},
@@ -143,9 +169,43 @@ func TestTokenAttacksAreRefused(t *testing.T) {
 			}
 		})
 	}
-	if rec := s.do("Bearer " + s.p.token(t, func(c map[string]any) { c["nbf"] = time.Now().Add(30 * time.Second).Unix() })); rec.Code != http.StatusOK {
+	if rec := s.do("bearer " + valid); rec.Code != http.StatusOK {
+		t.Errorf("lower-case scheme (RFC 7235: case-insensitive): %d", rec.Code)
+	}
+	if rec := s.do("Bearer " + f.token(t, func(c map[string]any) { c["nbf"] = time.Now().Add(30 * time.Second).Unix() })); rec.Code != http.StatusOK {
 		t.Errorf("nbf 30 s ahead is within the leeway, got %d", rec.Code)
 	}
+	if rec := s.do("Bearer " + f.token(t, func(c map[string]any) { c["scope"] = "users:read" })); rec.Code != http.StatusForbidden {
+		t.Errorf("a valid token lacking orders:read: %d, want 403", rec.Code)
+	}
+}
+
+func TestTokenAttacksAreRefused(t *testing.T) {
+	s := newSetup(t, Requirement{Scopes: []string{"orders:read"}})
+	attackSuite(t, s, forger{issuer: s.p.URL, key: s.p.RSA, kid: "rsa-1"})
+}
+
+// The same suite through a real OpenID provider's discovery and JWKS: Ory
+// Hydra publishes the key the forger signs with, and one of Hydra's own
+// access tokens is accepted beside the forgeries refused.
+func TestTokenAttacksAreRefusedWithHydra(t *testing.T) {
+	if os.Getenv("BULWARK_INTEGRATION") != "1" {
+		t.Skip("integration tier: set BULWARK_INTEGRATION=1 (make test does)")
+	}
+	h := testsvc.StartHydra(t)
+	f := forger{issuer: h.Issuer, key: h.SigningKey("attack-suite-1"), kid: "attack-suite-1"}
+	s := newSetupAt(t, h.Issuer, Requirement{Scopes: []string{"orders:read"}}, nil)
+	secret := h.Client("web", []string{"orders:read", "users:read"}, []string{"order", "user"})
+	if rec := s.do("Bearer " + h.Token(context.Background(), "web", secret, []string{"orders:read"}, "order")); rec.Code != http.StatusOK {
+		t.Fatalf("hydra's own token: %d", rec.Code)
+	}
+	if rec := s.do("Bearer " + h.Token(context.Background(), "web", secret, []string{"users:read"}, "order")); rec.Code != http.StatusForbidden {
+		t.Errorf("hydra's token without orders:read: %d, want 403", rec.Code)
+	}
+	if rec := s.do("Bearer " + h.Token(context.Background(), "web", secret, []string{"orders:read"}, "user")); rec.Code != http.StatusUnauthorized {
+		t.Errorf("hydra's token for another audience: %d, want 401", rec.Code)
+	}
+	attackSuite(t, s, f)
 }
 
 func TestMissingScopeOrRoleIs403(t *testing.T) {

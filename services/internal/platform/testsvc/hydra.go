@@ -2,6 +2,7 @@ package testsvc
 
 import (
 	"context"
+	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 // Hydra is a running Ory Hydra: a real OpenID provider issuing JWT access
@@ -60,6 +63,8 @@ func StartHydra(t testing.TB) *Hydra {
 		"SERVE_PUBLIC_PORT="+strconv.Itoa(pub), "SERVE_PUBLIC_HOST=127.0.0.1",
 		"SERVE_ADMIN_PORT="+strconv.Itoa(adm), "SERVE_ADMIN_HOST=127.0.0.1",
 		"LOG_LEVEL=warn",
+		// The test key set is published beside Hydra's own (see SigningKey).
+		"WEBFINGER_JWKS_BROADCAST_KEYS=hydra.openid.id-token,hydra.jwt.access-token,"+testKeySet,
 	)
 	h.cmd.Stdout, h.cmd.Stderr = h.logs, h.logs
 	if err := h.cmd.Start(); err != nil {
@@ -126,6 +131,32 @@ func (h *Hydra) SetSecret(id, secret string, scopes, audience []string) {
 		b, _ := io.ReadAll(resp.Body)
 		h.t.Fatalf("rotating the secret of %s: %s %s", id, resp.Status, b)
 	}
+}
+
+// testKeySet holds keys created by SigningKey.
+const testKeySet = "bulwark.test"
+
+// SigningKey has Hydra generate an RS256 key in a key set it publishes in
+// its JWKS, and returns the private half. Tests sign tokens with it that
+// Hydra itself would never issue (expired, wrong audience, missing exp...)
+// so that verifiers are attacked through Hydra's real discovery and JWKS.
+func (h *Hydra) SigningKey(kid string) *rsa.PrivateKey {
+	h.t.Helper()
+	body, _ := json.Marshal(map[string]string{"alg": "RS256", "kid": kid, "use": "sig"})
+	resp, err := http.Post(h.admin+"/admin/keys/"+testKeySet, "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var set jose.JSONWebKeySet
+	if resp.StatusCode != http.StatusCreated || json.NewDecoder(resp.Body).Decode(&set) != nil || len(set.Keys) != 1 {
+		h.t.Fatalf("creating signing key %s in hydra: %s", kid, resp.Status)
+	}
+	key, ok := set.Keys[0].Key.(*rsa.PrivateKey)
+	if !ok {
+		h.t.Fatalf("hydra returned a %T for %s, want an RSA private key", set.Keys[0].Key, kid)
+	}
+	return key
 }
 
 // TokenURL is the token endpoint.

@@ -80,8 +80,15 @@ func (is *Issuer) Publish(k jose.JSONWebKey) {
 
 // Claims are valid claims for audience at now, changed by mut.
 func (is *Issuer) Claims(audience string, now time.Time, mut func(map[string]any)) map[string]any {
+	return Claims(is.URL, audience, now, mut)
+}
+
+// Claims are valid access-token claims of issuer for audience at now
+// (subject alice, scopes orders:read users:read, realm role customer),
+// changed by mut.
+func Claims(issuer, audience string, now time.Time, mut func(map[string]any)) map[string]any {
 	c := map[string]any{
-		"iss": is.URL, "aud": []string{audience}, "sub": "alice", "client_id": "web",
+		"iss": issuer, "aud": []string{audience}, "sub": "alice", "client_id": "web",
 		"exp": now.Add(5 * time.Minute).Unix(), "iat": now.Unix(), "nbf": now.Unix(),
 		"scope": "orders:read users:read", "realm_access": map[string]any{"roles": []string{"customer"}},
 	}
