@@ -67,8 +67,8 @@ test-stack: tools ## Only the terratest stack check.
 	BULWARK_INTEGRATION=1 go test -count=1 -timeout 30m -v ./tests/stack/
 
 .PHONY: bench
-bench: ## Benchmarks: middleware chain vs bare handler, L1 cache hit, JWT verify per algorithm, as ratios.
-	go test -run '^$$' -bench . -benchmem ./services/... | go run ./hack/benchratio
+bench: ## Benchmarks as ratios: middleware chain vs bare handler, L1 hit, JWT verify per algorithm, order's open-breaker answer (needs make tools).
+	BULWARK_INTEGRATION=1 go test -run '^$$' -bench . -benchmem ./services/... | go run ./hack/benchratio
 	BULWARK_LOAD=1 go test -count=1 -run TestChainUnderLoad -v ./services/internal/platform/app/ | grep '^LOAD' 
 
 .PHONY: lint

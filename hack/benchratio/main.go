@@ -1,7 +1,8 @@
 // Command benchratio reads `go test -bench` output and prints each result
 // beside the baseline measured in the same run, with the targets: the
-// middleware chain against the bare handler, the L1 cache hit, and JWT
-// verification per algorithm.
+// middleware chain against the bare handler, the L1 cache hit, JWT
+// verification per algorithm, and the order service's answer with the
+// payment breaker open against its cached read and its paid creation.
 //
 //	go test -run '^$' -bench . -benchmem ./services/... | go run ./hack/benchratio
 package main
@@ -46,6 +47,16 @@ func main() {
 	if l1, ok := results["BenchmarkL1Hit"]; ok {
 		fmt.Printf("  L1 cache hit: %.1f ns/op, %.0f allocs/op                                       target <= 50 ns, 0 allocs: %s\n",
 			l1.ns, l1.allocs, verdict(l1.ns <= 50 && l1.allocs == 0))
+	}
+	if l1, ok := results["BenchmarkL1HitCounted"]; ok {
+		fmt.Printf("  L1 cache hit with its metric: %.1f ns/op, %.0f allocs/op\n", l1.ns, l1.allocs)
+	}
+	get, okG := results["BenchmarkOrderAnswer/get-cached"]
+	paid, okP := results["BenchmarkOrderAnswer/create-paid"]
+	open, okO := results["BenchmarkOrderAnswer/create-breaker-open"]
+	if okG && okP && okO {
+		fmt.Printf("  order over HTTP: cached GET %.2f ms, paid POST %.2f ms, POST with the payment breaker open %.2f ms (%.2fx the cached GET, %.2fx the paid POST)   target < 5 ms: %s\n",
+			get.ns/1e6, paid.ns/1e6, open.ns/1e6, open.ns/get.ns, open.ns/paid.ns, verdict(open.ns < 5e6))
 	}
 	for _, name := range order {
 		if alg, ok := strings.CutPrefix(name, "BenchmarkVerify/"); ok {

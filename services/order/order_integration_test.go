@@ -18,15 +18,20 @@ import (
 
 type platform struct {
 	secretFile           string
-	t                    *testing.T
+	t                    testing.TB
 	pg                   *testsvc.Postgres
 	hydra                *testsvc.Hydra
 	user, payment, order *testsvc.Process
 	userURL, paymentURL  string
 	orderURL             string
+	// orders are all the order replicas (order is the first), orderURLs
+	// their URLs.
+	orders       []*testsvc.Process
+	orderURLs    []string
+	orderMetrics []string
 }
 
-func credsFile(t *testing.T, pg *testsvc.Postgres, user, pw, db string) string {
+func credsFile(t testing.TB, pg *testsvc.Postgres, user, pw, db string) string {
 	t.Helper()
 	raw, _ := json.Marshal(map[string]any{"username": user, "password": pw, "database": db, "host": "127.0.0.1", "port": pg.Port})
 	path := filepath.Join(t.TempDir(), db+".json")
@@ -37,8 +42,9 @@ func credsFile(t *testing.T, pg *testsvc.Postgres, user, pw, db string) string {
 }
 
 // startPlatform runs the three services as processes, each with its own
-// database, against one Redis and one Ory Hydra.
-func startPlatform(t *testing.T) *platform {
+// database, against one Redis and one Ory Hydra; orderReplicas order
+// processes share one database, with orderEnv added to their environment.
+func startPlatform(t testing.TB, orderReplicas int, orderEnv ...string) *platform {
 	t.Helper()
 	p := &platform{t: t}
 	p.pg = testsvc.StartPostgres(t)
@@ -60,17 +66,24 @@ func startPlatform(t *testing.T) *platform {
 			"DRAIN_DELAY=200ms", "SHUTDOWN_TIMEOUT=5s"}
 	}
 	ports := map[string]int{}
-	for _, s := range []string{"user", "payment", "order"} {
+	for _, s := range []string{"user", "payment"} {
 		ports[s] = testsvc.FreePort(t)
 	}
-	url := func(s string) string { return "http://127.0.0.1:" + strconv.Itoa(ports[s]) }
-	p.userURL, p.paymentURL, p.orderURL = url("user"), url("payment"), url("order")
+	url := func(port int) string { return "http://127.0.0.1:" + strconv.Itoa(port) }
+	p.userURL, p.paymentURL = url(ports["user"]), url(ports["payment"])
 	p.user = testsvc.StartProcess(t, testsvc.Build(t, "../user"), p.userURL+"/health/ready", common("user", ports["user"], testsvc.FreePort(t))...)
 	p.payment = testsvc.StartProcess(t, testsvc.Build(t, "../payment"), p.paymentURL+"/health/ready", common("payment", ports["payment"], testsvc.FreePort(t))...)
-	p.order = testsvc.StartProcess(t, testsvc.Build(t, "."), p.orderURL+"/health/ready",
-		append(common("order", ports["order"], testsvc.FreePort(t)),
+	orderBin := testsvc.Build(t, ".")
+	for range orderReplicas {
+		port, metrics := testsvc.FreePort(t), testsvc.FreePort(t)
+		p.orderMetrics = append(p.orderMetrics, url(metrics)+"/metrics")
+		env := append(common("order", port, metrics),
 			"USER_URL="+p.userURL, "PAYMENT_URL="+p.paymentURL, "OAUTH_CLIENT_ID=order-svc",
-			"OAUTH_CLIENT_SECRET_FILE="+secretFile, "BREAKER_OPEN_FOR=1s")...)
+			"OAUTH_CLIENT_SECRET_FILE="+secretFile, "BREAKER_OPEN_FOR=1s")
+		p.orderURLs = append(p.orderURLs, url(port))
+		p.orders = append(p.orders, testsvc.StartProcess(t, orderBin, url(port)+"/health/ready", append(env, orderEnv...)...))
+	}
+	p.order, p.orderURL = p.orders[0], p.orderURLs[0]
 	return p
 }
 
@@ -82,7 +95,7 @@ type reply struct {
 	took   time.Duration
 }
 
-func call(t *testing.T, method, url, token, key, body string) reply {
+func call(t testing.TB, method, url, token, key, body string) reply {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	if token != "" {
@@ -111,7 +124,7 @@ func TestOrderChecksTheUserAndChargesOnce(t *testing.T) {
 		t.Skip("integration tier: set BULWARK_INTEGRATION=1 (make test does)")
 	}
 	ctx := context.Background()
-	p := startPlatform(t)
+	p := startPlatform(t, 1)
 	adminSecret := p.hydra.Client("admin-cli", []string{"users:write"}, []string{"user"})
 	webSecret := p.hydra.Client("web", []string{"orders:read", "orders:write", "payments:write"}, []string{"order"})
 	admin := p.hydra.Token(ctx, "admin-cli", adminSecret, []string{"users:write"}, "user")

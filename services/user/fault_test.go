@@ -5,15 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,48 +17,6 @@ import (
 
 	"github.com/bulwark-platform/bulwark/services/internal/platform/testsvc"
 )
-
-// endpoints stands in for a Kubernetes Service: it routes only to
-// backends whose /health/ready answers 200, checked every 25 ms, the way
-// endpoints drop a pod whose readiness fails.
-type endpoints struct {
-	backends []*url.URL
-	ready    []atomic.Bool
-	next     atomic.Uint64
-}
-
-func newEndpoints(ctx context.Context, urls ...string) *endpoints {
-	e := &endpoints{ready: make([]atomic.Bool, len(urls))}
-	for _, u := range urls {
-		parsed, _ := url.Parse(u)
-		e.backends = append(e.backends, parsed)
-	}
-	go func() {
-		client := &http.Client{Timeout: time.Second} // the kubelet's probe timeout
-		for ctx.Err() == nil {
-			for i, b := range e.backends {
-				resp, err := client.Get(b.String() + "/health/ready")
-				e.ready[i].Store(err == nil && resp.StatusCode == http.StatusOK)
-				if err == nil {
-					resp.Body.Close()
-				}
-			}
-			time.Sleep(25 * time.Millisecond)
-		}
-	}()
-	return e
-}
-
-func (e *endpoints) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	for range len(e.backends) {
-		i := int(e.next.Add(1)) % len(e.backends)
-		if e.ready[i].Load() {
-			httputil.NewSingleHostReverseProxy(e.backends[i]).ServeHTTP(w, r)
-			return
-		}
-	}
-	http.Error(w, "no ready endpoint", http.StatusServiceUnavailable)
-}
 
 // Under steady load through the endpoints: one replica gets SIGTERM, then
 // Redis dies, then the database credentials rotate. Not one request may
@@ -104,9 +58,7 @@ func TestFaultsUnderLoadFailNoRequest(t *testing.T) {
 			// A tiny in-process TTL so reads really go to Redis, then to PostgreSQL.
 			"CACHE_L1_TTL=1ms", "DRAIN_DELAY=1s", "SHUTDOWN_TIMEOUT=10s"))
 	}
-	lb := httptest.NewServer(newEndpoints(ctx, urls...))
-	defer lb.Close()
-	time.Sleep(100 * time.Millisecond)
+	lb := testsvc.StartEndpoints(t, urls...)
 
 	req, _ := http.NewRequest(http.MethodPost, lb.URL+"/api/v1/users", strings.NewReader(`{"email":"load@example.com","name":"Load"}`))
 	req.Header.Set("Authorization", "Bearer "+token)
