@@ -69,6 +69,8 @@ test-stack: tools ## Only the terratest stack check.
 .PHONY: bench
 bench: ## Benchmarks as ratios: middleware chain vs bare handler, L1 hit, JWT verify per algorithm, order's open-breaker answer (needs make tools).
 	BULWARK_INTEGRATION=1 go test -run '^$$' -bench . -benchmem ./services/... | go run ./hack/benchratio
+	@# Under load, at prod's trace sampling (5 %, as infra/config sets it), then with every span sampled (local).
+	BULWARK_LOAD=1 OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.05 go test -count=1 -run TestChainUnderLoad -v ./services/internal/platform/app/ | grep '^LOAD'
 	BULWARK_LOAD=1 go test -count=1 -run TestChainUnderLoad -v ./services/internal/platform/app/ | grep '^LOAD' 
 
 .PHONY: lint

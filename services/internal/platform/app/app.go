@@ -21,7 +21,6 @@ import (
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/bulwark-platform/bulwark/services/internal/platform/auth"
 	"github.com/bulwark-platform/bulwark/services/internal/platform/correlation"
@@ -175,9 +174,14 @@ func (s *Service) Handler(routes []Route) http.Handler {
 		}
 		mux.Handle(r.Pattern, h)
 	}
-	return otelhttp.NewHandler(correlation.Middleware(s.Metrics.Middleware(mux)), s.Name,
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
-	)
+	inner := s.Metrics.Middleware(mux)
+	// The span and the correlation ID go into the context together: each
+	// r.WithContext copies the request, and this is the hot path.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, span := telemetry.StartServer(r)
+		defer span.End()
+		inner.ServeHTTP(w, r.WithContext(correlation.Bind(ctx, w, r)))
+	})
 }
 
 // Run serves until ctx ends, then shuts down in order.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/bulwark-platform/bulwark/services/internal/platform/auth"
 	"github.com/bulwark-platform/bulwark/services/internal/platform/metrics"
+	"github.com/bulwark-platform/bulwark/services/internal/platform/telemetry"
 	"github.com/bulwark-platform/bulwark/services/internal/platform/testsvc"
 )
 
@@ -29,10 +31,32 @@ func BenchmarkBare(b *testing.B) {
 	}
 }
 
+// withTracing installs the services' tracer provider, as at start-up: the
+// SDK, no exporter, the sampler from OTEL_TRACES_SAMPLER(_ARG) as the
+// platform sets it per environment, by default every span sampled (the
+// local environment's setting, the most costly). It returns the sampler.
+func withTracing(t testing.TB) string {
+	sampler := os.Getenv("OTEL_TRACES_SAMPLER")
+	if sampler == "" {
+		sampler = "always_on"
+		t.Setenv("OTEL_TRACES_SAMPLER", sampler)
+	}
+	if arg := os.Getenv("OTEL_TRACES_SAMPLER_ARG"); arg != "" {
+		sampler += " " + arg
+	}
+	shutdown, err := telemetry.Setup(context.Background(), "bench")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = shutdown(context.Background()) })
+	return sampler
+}
+
 // BenchmarkChain is the full chain: tracing, correlation ID, RED metrics,
 // RS256 JWT verification and the scope check (targets: <= 60 µs/op and
 // <= 100 allocs/op; make bench prints it as a ratio to BenchmarkBare).
 func BenchmarkChain(b *testing.B) {
+	withTracing(b)
 	is := testsvc.NewIssuer(b)
 	v, err := auth.NewVerifier(context.Background(), auth.Config{Issuer: is.URL, Audience: "user"})
 	if err != nil {

@@ -284,7 +284,9 @@ func bearer(r *http.Request) (string, string) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "", "not a bearer token"
 	}
-	if token == "" || strings.ContainsAny(token, " \t,") {
+	// Three IndexByte scans (vectorised) instead of ContainsAny, which
+	// walks a token of a kilobyte byte by byte on every request.
+	if token == "" || strings.IndexByte(token, ' ') >= 0 || strings.IndexByte(token, '\t') >= 0 || strings.IndexByte(token, ',') >= 0 {
 		return "", "malformed bearer token"
 	}
 	return token, ""

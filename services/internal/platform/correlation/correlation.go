@@ -17,6 +17,10 @@ import (
 // Header is the correlation ID header.
 const Header = "X-Correlation-ID"
 
+// headerKey is Header in canonical form: Header.Set and Values with a
+// non-canonical name allocate its canonical form on every call.
+var headerKey = http.CanonicalHeaderKey(Header)
+
 // MaxLen bounds an accepted ID: longer values are replaced, never echoed.
 const MaxLen = 64
 
@@ -59,17 +63,25 @@ func FromContext(ctx context.Context) string {
 // Middleware establishes the request's correlation ID.
 func Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := "", false
-		if vals := r.Header.Values(Header); len(vals) == 1 {
-			id, ok = Parse(vals[0])
-		}
-		if !ok {
-			id = New()
-		}
-		w.Header().Set(Header, id)
-		trace.SpanFromContext(r.Context()).SetAttributes(attribute.String("correlation.id", id))
-		next.ServeHTTP(w, r.WithContext(With(r.Context(), id)))
+		next.ServeHTTP(w, r.WithContext(Bind(r.Context(), w, r)))
 	})
+}
+
+// Bind is Middleware's work for a caller that builds the request's context
+// itself: it picks r's correlation ID (its own when well-formed and alone,
+// a new one otherwise), echoes it on w, puts it on the span in ctx, and
+// returns ctx carrying it.
+func Bind(ctx context.Context, w http.ResponseWriter, r *http.Request) context.Context {
+	id, ok := "", false
+	if vals := r.Header.Values(headerKey); len(vals) == 1 {
+		id, ok = Parse(vals[0])
+	}
+	if !ok {
+		id = New()
+	}
+	w.Header().Set(headerKey, id)
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("correlation.id", id))
+	return With(ctx, id)
 }
 
 // Transport forwards the correlation ID of the request's context.
@@ -83,7 +95,7 @@ func (t Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	if id := FromContext(r.Context()); id != "" {
 		r = r.Clone(r.Context())
-		r.Header.Set(Header, id)
+		r.Header.Set(headerKey, id)
 	}
 	return base.RoundTrip(r)
 }

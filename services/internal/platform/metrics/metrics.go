@@ -17,6 +17,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/bulwark-platform/bulwark/services/internal/platform/cache"
+	"github.com/bulwark-platform/bulwark/services/internal/platform/telemetry"
 )
 
 // Metrics of one service.
@@ -68,13 +69,16 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
 }
 
-// Middleware records RED metrics. The route is the ServeMux pattern that
-// matched ("GET /api/v1/users/{id}"), never the raw path.
+// Middleware records RED metrics and names the request's span. The route
+// is the ServeMux pattern that matched ("GET /api/v1/users/{id}"), never
+// the raw path. It must sit right outside the ServeMux: only the request
+// the mux receives carries the pattern.
 func (m *Metrics) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(rec, r)
+		telemetry.Annotate(r, r.Pattern, rec.code)
 		route := r.Pattern
 		if route == "" {
 			route = "unmatched"
