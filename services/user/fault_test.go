@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,8 +21,9 @@ import (
 )
 
 // Under steady load through the endpoints: one replica gets SIGTERM, then
-// Redis dies, then the database credentials rotate. Not one request may
-// fail.
+// Redis dies (readiness: degraded, still serving), then the database
+// credentials rotate, then Redis returns (readiness: up, reads from Redis
+// again, no restart). Not one request may fail.
 func TestFaultsUnderLoadFailNoRequest(t *testing.T) {
 	if os.Getenv("BULWARK_INTEGRATION") != "1" {
 		t.Skip("integration tier: set BULWARK_INTEGRATION=1 (make test does)")
@@ -47,13 +50,14 @@ func TestFaultsUnderLoadFailNoRequest(t *testing.T) {
 	writeCreds("user_svc", "pw-1")
 	bin := testsvc.Build(t, ".")
 	var replicas []*testsvc.Process
-	var urls []string
+	var urls, metricsURLs []string
 	for range 2 {
-		port := testsvc.FreePort(t)
+		port, metricsPort := testsvc.FreePort(t), testsvc.FreePort(t)
 		u := fmt.Sprintf("http://127.0.0.1:%d", port)
 		urls = append(urls, u)
+		metricsURLs = append(metricsURLs, fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
 		replicas = append(replicas, testsvc.StartProcess(t, bin, u+"/health/ready",
-			"BIND_HOST=127.0.0.1", "HTTP_PORT="+strconv.Itoa(port), "METRICS_PORT="+strconv.Itoa(testsvc.FreePort(t)),
+			"BIND_HOST=127.0.0.1", "HTTP_PORT="+strconv.Itoa(port), "METRICS_PORT="+strconv.Itoa(metricsPort),
 			"OIDC_ISSUER="+hydra.Issuer, "OIDC_AUDIENCE=user", "DB_CREDENTIALS_FILE="+creds, "REDIS_ADDR="+redis.Addr,
 			// A tiny in-process TTL so reads really go to Redis, then to PostgreSQL.
 			"CACHE_L1_TTL=1ms", "DRAIN_DELAY=1s", "SHUTDOWN_TIMEOUT=10s"))
@@ -80,9 +84,23 @@ func TestFaultsUnderLoadFailNoRequest(t *testing.T) {
 			t.Errorf("replica 0 after SIGTERM: %v", err)
 		}
 	})
+	// Redis dies at 2.5 s and returns at 4.5 s: the surviving replica's
+	// readiness says degraded (still 200) meanwhile, and up again after,
+	// with reads served from Redis again, without a restart.
+	var degraded atomic.Bool
 	faults.Go(func() {
 		time.Sleep(2500 * time.Millisecond)
 		redis.Stop()
+		deadline := time.Now().Add(1500 * time.Millisecond)
+		for time.Now().Before(deadline) && !degraded.Load() {
+			code, status := readiness(urls[1])
+			degraded.Store(code == http.StatusOK && status == "degraded")
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+	faults.Go(func() {
+		time.Sleep(4500 * time.Millisecond)
+		redis.Start()
 	})
 	faults.Go(func() {
 		time.Sleep(3500 * time.Millisecond)
@@ -107,8 +125,75 @@ func TestFaultsUnderLoadFailNoRequest(t *testing.T) {
 	if m.Requests < 400 || m.Success != 1 {
 		t.Errorf("%d requests, success ratio %.4f, codes %v: a fault failed requests", m.Requests, m.Success, codes)
 	}
+	if !degraded.Load() {
+		t.Error("with Redis down, the replica's readiness never said degraded (with 200)")
+	}
+	l2Before := cacheReads(t, metricsURLs[1], "l2")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, status := readiness(urls[1])
+		if code == http.StatusOK && status == "up" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readiness after Redis returned: %d %s", code, status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for range 20 { // L1 lives 1 ms here: these reads go to Redis
+		resp, err := http.DefaultClient.Do(func() *http.Request {
+			r, _ := http.NewRequest(http.MethodGet, urls[1]+"/api/v1/users/"+u.ID, nil)
+			r.Header.Set("Authorization", "Bearer "+token)
+			return r
+		}())
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("read after Redis returned: %v %v", resp, err)
+		}
+		resp.Body.Close()
+		time.Sleep(5 * time.Millisecond)
+	}
+	if after := cacheReads(t, metricsURLs[1], "l2"); after <= l2Before {
+		t.Errorf("no read served from Redis after it returned (l2 reads %v → %v): the cache did not reconnect", l2Before, after)
+	}
 	if !strings.Contains(replicas[1].Logs(), `"database credentials rotated"`) {
 		t.Error("the surviving replica did not rotate its credentials")
 	}
 	t.Logf("%d requests, p99 %s, codes %v", m.Requests, m.Latencies.P99, codes)
+}
+
+// readiness returns the replica's /health/ready code and overall status.
+func readiness(base string) (int, string) {
+	resp, err := http.Get(base + "/health/ready")
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	var rep struct {
+		Status string `json:"status"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&rep)
+	return resp.StatusCode, rep.Status
+}
+
+// cacheReads reads cache_reads_total for the users cache at level.
+func cacheReads(t *testing.T, metricsURL, level string) float64 {
+	t.Helper()
+	resp, err := http.Get(metricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	prefix := fmt.Sprintf(`cache_reads_total{cache="users",level=%q} `, level)
+	for line := range strings.Lines(string(raw)) {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("%s has no %s", metricsURL, prefix)
+	return 0
 }
