@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -18,17 +17,8 @@ func BenchmarkOrderAnswer(b *testing.B) {
 	if os.Getenv("BULWARK_INTEGRATION") != "1" {
 		b.Skip("needs the integration harness: BULWARK_INTEGRATION=1 (make bench sets it)")
 	}
-	ctx := context.Background()
 	p := startPlatform(b, 1, "LOG_LEVEL=warn")
-	adminSecret := p.hydra.Client("admin-cli", []string{"users:write"}, []string{"user"})
-	webSecret := p.hydra.Client("web", []string{"orders:read", "orders:write"}, []string{"order"})
-	admin := p.hydra.Token(ctx, "admin-cli", adminSecret, []string{"users:write"}, "user")
-	web := p.hydra.Token(ctx, "web", webSecret, []string{"orders:read", "orders:write"}, "order")
-	u := call(b, "POST", p.userURL+"/api/v1/users", admin, "", `{"email":"bench@example.com","name":"Bench"}`)
-	if u.code != 201 {
-		b.Fatalf("creating the user: %d %v", u.code, u.body)
-	}
-	order := fmt.Sprintf(`{"user_id":%q,"currency":"EUR","items":[{"sku":"book-1","quantity":1,"unit_price_cents":999}]}`, u.body["id"])
+	web, order := p.shopper(b)
 	first := call(b, "POST", p.orderURL+"/api/v1/orders", web, "bench-first", order)
 	if first.code != 201 {
 		b.Fatalf("first order: %d %v", first.code, first.body)

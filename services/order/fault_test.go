@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -83,17 +82,8 @@ func TestOrderFaultsUnderLoad(t *testing.T) {
 	if os.Getenv("BULWARK_INTEGRATION") != "1" {
 		t.Skip("integration tier: set BULWARK_INTEGRATION=1 (make test does)")
 	}
-	ctx := context.Background()
 	p := startPlatform(t, 2, "DRAIN_DELAY=1s", "SHUTDOWN_TIMEOUT=10s")
-	adminSecret := p.hydra.Client("admin-cli", []string{"users:write"}, []string{"user"})
-	webSecret := p.hydra.Client("web", []string{"orders:read", "orders:write"}, []string{"order"})
-	admin := p.hydra.Token(ctx, "admin-cli", adminSecret, []string{"users:write"}, "user")
-	web := p.hydra.Token(ctx, "web", webSecret, []string{"orders:read", "orders:write"}, "order")
-	u := call(t, "POST", p.userURL+"/api/v1/users", admin, "", `{"email":"load@example.com","name":"Load"}`)
-	if u.code != 201 {
-		t.Fatalf("creating the user: %d %v", u.code, u.body)
-	}
-	order := fmt.Sprintf(`{"user_id":%q,"currency":"EUR","items":[{"sku":"book-1","quantity":1,"unit_price_cents":999}]}`, u.body["id"])
+	web, order := p.shopper(t)
 	lb := testsvc.StartEndpoints(t, p.orderURLs...)
 
 	t.Run("SIGTERM during load", func(t *testing.T) {

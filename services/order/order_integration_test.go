@@ -87,6 +87,23 @@ func startPlatform(t testing.TB, orderReplicas int, orderEnv ...string) *platfor
 	return p
 }
 
+// shopper registers a user (through the user service) and a web client
+// allowed orders:read and orders:write, and returns the client's token
+// and an order body for that user.
+func (p *platform) shopper(t testing.TB) (token, order string) {
+	t.Helper()
+	ctx := context.Background()
+	adminSecret := p.hydra.Client("admin-cli", []string{"users:write"}, []string{"user"})
+	webSecret := p.hydra.Client("web", []string{"orders:read", "orders:write"}, []string{"order"})
+	admin := p.hydra.Token(ctx, "admin-cli", adminSecret, []string{"users:write"}, "user")
+	token = p.hydra.Token(ctx, "web", webSecret, []string{"orders:read", "orders:write"}, "order")
+	u := call(t, "POST", p.userURL+"/api/v1/users", admin, "", `{"email":"shopper@example.com","name":"Shopper"}`)
+	if u.code != 201 {
+		t.Fatalf("creating the user: %d %v", u.code, u.body)
+	}
+	return token, fmt.Sprintf(`{"user_id":%q,"currency":"EUR","items":[{"sku":"book-1","quantity":1,"unit_price_cents":999}]}`, u.body["id"])
+}
+
 type reply struct {
 	code   int
 	body   map[string]any
