@@ -54,6 +54,19 @@ type chargeInput struct {
 	Currency    string `json:"currency"`
 }
 
+// validate returns what is wrong with the charge, naming the field, or "".
+func (in chargeInput) validate() string {
+	switch {
+	case in.OrderID == "" || len(in.OrderID) > 64:
+		return "order_id: required, at most 64 characters"
+	case in.AmountCents <= 0 || in.AmountCents > 100_000_000:
+		return "amount_cents: must be between 1 and 100000000"
+	case !app.IsCurrency(in.Currency):
+		return "currency: must be an ISO 4217 code such as EUR"
+	}
+	return ""
+}
+
 var errKeyReused = errors.New("idempotency key reused with a different request")
 
 func (a *api) charge(w http.ResponseWriter, r *http.Request) {
@@ -68,15 +81,8 @@ func (a *api) charge(w http.ResponseWriter, r *http.Request) {
 		app.Problem(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	switch {
-	case in.OrderID == "" || len(in.OrderID) > 64:
-		app.Problem(w, http.StatusBadRequest, "order_id: required, at most 64 characters")
-		return
-	case in.AmountCents <= 0 || in.AmountCents > 100_000_000:
-		app.Problem(w, http.StatusBadRequest, "amount_cents: must be between 1 and 100000000")
-		return
-	case !app.IsCurrency(in.Currency):
-		app.Problem(w, http.StatusBadRequest, "currency: must be an ISO 4217 code such as EUR")
+	if msg := in.validate(); msg != "" {
+		app.Problem(w, http.StatusBadRequest, msg)
 		return
 	}
 	claims, _ := auth.FromContext(r.Context())
