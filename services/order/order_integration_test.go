@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,6 +27,7 @@ type platform struct {
 	orderURL             string
 	// orders are all the order replicas (order is the first), orderURLs
 	// their URLs.
+	otlp         *testsvc.OTLP
 	orders       []*testsvc.Process
 	orderURLs    []string
 	orderMetrics []string
@@ -53,6 +55,7 @@ func startPlatform(t testing.TB, orderReplicas int, orderEnv ...string) *platfor
 	}
 	redis := testsvc.StartRedis(t)
 	p.hydra = testsvc.StartHydra(t)
+	p.otlp = testsvc.StartOTLP(t)
 	orderSecret := p.hydra.Client("order-svc", []string{"users:read", "payments:write"}, []string{"user", "payment"})
 	secretFile := filepath.Join(t.TempDir(), "client-secret")
 	p.secretFile = secretFile
@@ -63,7 +66,8 @@ func startPlatform(t testing.TB, orderReplicas int, orderEnv ...string) *platfor
 		return []string{"BIND_HOST=127.0.0.1", "HTTP_PORT=" + strconv.Itoa(port), "METRICS_PORT=" + strconv.Itoa(metrics),
 			"OIDC_ISSUER=" + p.hydra.Issuer, "OIDC_AUDIENCE=" + name, "REDIS_ADDR=" + redis.Addr,
 			"DB_CREDENTIALS_FILE=" + credsFile(t, p.pg, name+"_svc", name+"-pw", name+"_db"),
-			"DRAIN_DELAY=200ms", "SHUTDOWN_TIMEOUT=5s"}
+			"DRAIN_DELAY=200ms", "SHUTDOWN_TIMEOUT=5s",
+			"OTEL_EXPORTER_OTLP_ENDPOINT=" + p.otlp.Endpoint, "OTEL_BSP_SCHEDULE_DELAY=200"}
 	}
 	ports := map[string]int{}
 	for _, s := range []string{"user", "payment"} {
@@ -192,6 +196,13 @@ func TestOrderChecksTheUserAndChargesOnce(t *testing.T) {
 	}
 
 	// Payment down: the breaker opens and orders fail fast with Retry-After.
+	// (A crash loses the spans not yet exported: wait for payment's batch.)
+	for deadline := time.Now().Add(5 * time.Second); !slices.ContainsFunc(p.otlp.Spans(), func(s testsvc.Span) bool { return s.Name == "payment.charge" }); {
+		if time.Now().After(deadline) {
+			t.Fatal("payment exported no payment.charge span within 5 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	p.payment.Kill()
 	var opened bool
 	for i := 0; i < 10 && !opened; i++ {
@@ -252,10 +263,87 @@ func TestOrderChecksTheUserAndChargesOnce(t *testing.T) {
 			t.Errorf("exit after SIGTERM: %v", err)
 		}
 	}
+	checkTrace(t, p.otlp.Spans(), "it-key-00000001", "grace@example.com")
 	// One correlation ID through order, user and payment.
 	for name, proc := range map[string]*testsvc.Process{"order": p.order, "user": p.user, "payment": p.payment} {
 		if !strings.Contains(proc.Logs(), `"correlation_id":"it-key-00000001"`) {
 			t.Errorf("%s logs lack the order request's correlation ID", name)
+		}
+	}
+}
+
+// checkTrace finds the trace of the first order (the request with
+// correlation ID corr) among the spans the three services exported over
+// OTLP when they stopped, and checks it is one trace across them: server,
+// client, business, PostgreSQL and Redis spans, parents linked across the
+// process boundaries, the correlation ID on every service's server span,
+// and no personal data (the user's email) or amount in any attribute.
+func checkTrace(t *testing.T, spans []testsvc.Span, corr, email string) {
+	t.Helper()
+	byTrace := map[string][]testsvc.Span{}
+	for _, s := range spans {
+		byTrace[s.TraceID] = append(byTrace[s.TraceID], s)
+		for k, v := range s.Attrs {
+			if strings.Contains(v, email) || strings.Contains(k, "amount") {
+				t.Errorf("%s span %q carries personal or payment data: %s=%s", s.Service, s.Name, k, v)
+			}
+		}
+	}
+	var trace []testsvc.Span
+	for _, s := range spans {
+		if s.Service == "order" && s.Kind == "SPAN_KIND_SERVER" && s.Attrs["correlation.id"] == corr && s.Attrs["http.response.status_code"] == "int_value:201" {
+			trace = byTrace[s.TraceID]
+			break
+		}
+	}
+	find := func(service, kind, name string) (testsvc.Span, bool) {
+		for _, s := range trace {
+			if s.Service == service && s.Kind == kind && s.Name == name {
+				return s, true
+			}
+		}
+		return testsvc.Span{}, false
+	}
+	want := []struct{ service, kind, name string }{
+		{"order", "SPAN_KIND_SERVER", "POST /api/v1/orders"},
+		{"order", "SPAN_KIND_INTERNAL", "order.create"},
+		{"order", "SPAN_KIND_CLIENT", "HTTP GET"},
+		{"order", "SPAN_KIND_CLIENT", "HTTP POST"},
+		{"user", "SPAN_KIND_SERVER", "GET /api/v1/users/{id}"},
+		{"user", "SPAN_KIND_INTERNAL", "user.lookup"},
+		{"payment", "SPAN_KIND_SERVER", "POST /api/v1/payments"},
+		{"payment", "SPAN_KIND_INTERNAL", "payment.charge"},
+	}
+	for _, w := range want {
+		if _, ok := find(w.service, w.kind, w.name); !ok {
+			t.Errorf("the first order's trace (%d spans) lacks %s's %s span %q", len(trace), w.service, w.kind, w.name)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	get, _ := find("order", "SPAN_KIND_CLIENT", "HTTP GET")
+	post, _ := find("order", "SPAN_KIND_CLIENT", "HTTP POST")
+	userSrv, _ := find("user", "SPAN_KIND_SERVER", "GET /api/v1/users/{id}")
+	paySrv, _ := find("payment", "SPAN_KIND_SERVER", "POST /api/v1/payments")
+	if userSrv.ParentID != get.SpanID || paySrv.ParentID != post.SpanID {
+		t.Errorf("server spans not parented by the caller's client spans (traceparent not continued): user %s←%s, payment %s←%s",
+			userSrv.ParentID, get.SpanID, paySrv.ParentID, post.SpanID)
+	}
+	for _, s := range []testsvc.Span{userSrv, paySrv} {
+		if s.Attrs["correlation.id"] != corr {
+			t.Errorf("%s's server span has correlation.id %q, want %q", s.Service, s.Attrs["correlation.id"], corr)
+		}
+	}
+	db := map[string]bool{}
+	for _, s := range trace {
+		if sys := s.Attrs["db.system"]; sys != "" {
+			db[s.Service+"/"+sys] = true
+		}
+	}
+	for _, w := range []string{"order/postgresql", "payment/postgresql", "user/postgresql", "user/redis"} {
+		if !db[w] {
+			t.Errorf("no %s span in the first order's trace (have %v)", w, db)
 		}
 	}
 }
