@@ -18,7 +18,13 @@ import (
 
 var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(?:\s+([\d.]+) B/op\s+([\d.]+) allocs/op)?`)
 
-type result struct{ ns, allocs float64 }
+// metric finds a custom metric (b.ReportMetric) on a result line.
+var metric = regexp.MustCompile(`([\d.]+) ([a-z-]+/[a-z]+)`)
+
+type result struct {
+	ns, allocs float64
+	metrics    map[string]float64
+}
 
 func main() {
 	results := map[string]result{}
@@ -35,7 +41,11 @@ func main() {
 		if _, seen := results[m[1]]; !seen {
 			order = append(order, m[1])
 		}
-		results[m[1]] = result{ns, allocs}
+		r := result{ns: ns, allocs: allocs, metrics: map[string]float64{}}
+		for _, mm := range metric.FindAllStringSubmatch(sc.Text(), -1) {
+			r.metrics[mm[2]], _ = strconv.ParseFloat(mm[1], 64)
+		}
+		results[m[1]] = r
 	}
 	fmt.Println("\nFigures (same run):")
 	bare, okB := results["BenchmarkBare"]
@@ -47,6 +57,11 @@ func main() {
 	if l1, ok := results["BenchmarkL1Hit"]; ok {
 		fmt.Printf("  L1 cache hit: %.1f ns/op, %.0f allocs/op                                       target <= 50 ns, 0 allocs: %s\n",
 			l1.ns, l1.allocs, verdict(l1.ns <= 50 && l1.allocs == 0))
+	}
+	if st, ok := results["BenchmarkColdKeyStampede"]; ok {
+		gets := st.metrics["redis-gets/stampede"]
+		fmt.Printf("  100 concurrent misses on one key: %.2f Redis GETs and %.2f loads per stampede (%.0f µs)      target 1 GET: %s\n",
+			gets, st.metrics["loads/stampede"], st.ns/1000, verdict(gets == 1))
 	}
 	if l1, ok := results["BenchmarkL1HitCounted"]; ok {
 		fmt.Printf("  L1 cache hit with its metric: %.1f ns/op, %.0f allocs/op\n", l1.ns, l1.allocs)

@@ -42,7 +42,7 @@ func newCache(t testing.TB, rdb redis.UniversalClient, rec *recorder) *Cache[use
 	return c
 }
 
-func getCount(t *testing.T, rdb *redis.Client) int {
+func getCount(t testing.TB, rdb *redis.Client) int {
 	t.Helper()
 	info, err := rdb.Info(context.Background(), "commandstats").Result()
 	if err != nil {
@@ -193,4 +193,37 @@ func BenchmarkL1Hit(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkColdKeyStampede: 100 concurrent reads of a key in neither
+// level, against a real Redis; reports the Redis GETs and origin loads per
+// stampede (target: exactly 1 GET; make bench prints it).
+func BenchmarkColdKeyStampede(b *testing.B) {
+	srv := testsvc.StartRedis(b)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	c := newCache(b, rdb, &recorder{hits: map[Level]int{}})
+	ctx := context.Background()
+	before := getCount(b, rdb)
+	var loads atomic.Int64
+	n := 0
+	for b.Loop() {
+		n++
+		key := "cold-" + strconv.Itoa(n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range 100 {
+			wg.Go(func() {
+				<-start
+				if _, err := c.Get(ctx, key, func(context.Context) (user, error) { loads.Add(1); return user{ID: key}, nil }); err != nil {
+					b.Error(err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(getCount(b, rdb)-before)/float64(n), "redis-gets/stampede")
+	b.ReportMetric(float64(loads.Load())/float64(n), "loads/stampede")
 }
