@@ -91,7 +91,7 @@ func TestFaultsUnderLoadFailNoRequest(t *testing.T) {
 	faults.Go(func() {
 		time.Sleep(2500 * time.Millisecond)
 		redis.Stop()
-		deadline := time.Now().Add(1500 * time.Millisecond)
+		deadline := time.Now().Add(1900 * time.Millisecond) // until just before Redis returns
 		for time.Now().Before(deadline) && !degraded.Load() {
 			code, status := readiness(urls[1])
 			degraded.Store(code == http.StatusOK && status == "degraded")
