@@ -122,12 +122,14 @@ func (m *Metrics) Cache(name string) cache.Observer {
 		l1:     m.cacheReads.WithLabelValues(name, string(cache.L1)),
 		l2:     m.cacheReads.WithLabelValues(name, string(cache.L2)),
 		origin: m.cacheReads.WithLabelValues(name, string(cache.Origin)),
-		errors: m.redisErrors.MustCurryWith(prometheus.Labels{"cache": name}),
+		name:   name,
+		errors: m.redisErrors,
 	}
 }
 
 type cacheObserver struct {
 	l1, l2, origin prometheus.Counter
+	name           string
 	errors         *prometheus.CounterVec
 }
 
@@ -143,4 +145,5 @@ func (o *cacheObserver) Hit(level cache.Level) {
 }
 
 // RedisError counts by operation: get, set, del, decode (a fixed set).
-func (o *cacheObserver) RedisError(op string) { o.errors.WithLabelValues(op).Inc() }
+// Failures are rare, so the label lookup is left on this path.
+func (o *cacheObserver) RedisError(op string) { o.errors.WithLabelValues(o.name, op).Inc() }
