@@ -33,16 +33,6 @@ type platform struct {
 	orderMetrics []string
 }
 
-func credsFile(t testing.TB, pg *testsvc.Postgres, user, pw, db string) string {
-	t.Helper()
-	raw, _ := json.Marshal(map[string]any{"username": user, "password": pw, "database": db, "host": "127.0.0.1", "port": pg.Port})
-	path := filepath.Join(t.TempDir(), db+".json")
-	if err := os.WriteFile(path, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // startPlatform runs the three services as processes, each with its own
 // database, against one Redis and one Ory Hydra; orderReplicas order
 // processes share one database, with orderEnv added to their environment.
@@ -65,7 +55,7 @@ func startPlatform(t testing.TB, orderReplicas int, orderEnv ...string) *platfor
 	common := func(name string, port, metrics int) []string {
 		return []string{"BIND_HOST=127.0.0.1", "HTTP_PORT=" + strconv.Itoa(port), "METRICS_PORT=" + strconv.Itoa(metrics),
 			"OIDC_ISSUER=" + p.hydra.Issuer, "OIDC_AUDIENCE=" + name, "REDIS_ADDR=" + redis.Addr,
-			"DB_CREDENTIALS_FILE=" + credsFile(t, p.pg, name+"_svc", name+"-pw", name+"_db"),
+			"DB_CREDENTIALS_FILE=" + p.pg.CredentialsFile(t, name+"_db", name+"_svc", name+"-pw").Path,
 			"DRAIN_DELAY=200ms", "SHUTDOWN_TIMEOUT=5s",
 			"OTEL_EXPORTER_OTLP_ENDPOINT=" + p.otlp.Endpoint, "OTEL_BSP_SCHEDULE_DELAY=200"}
 	}

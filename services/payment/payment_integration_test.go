@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,16 +33,12 @@ func TestChargesAreIdempotentPerCallerAndKey(t *testing.T) {
 	pg := testsvc.StartPostgres(t)
 	pg.Exec("CREATE ROLE payment_svc LOGIN PASSWORD 'pw'", "CREATE DATABASE payment_db OWNER payment_svc")
 	hydra := testsvc.StartHydra(t)
-	creds, _ := json.Marshal(map[string]any{"username": "payment_svc", "password": "pw", "database": "payment_db", "host": "127.0.0.1", "port": pg.Port})
-	credsFile := filepath.Join(t.TempDir(), "db.json")
-	if err := os.WriteFile(credsFile, creds, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	creds := pg.CredentialsFile(t, "payment_db", "payment_svc", "pw")
 	port, metricsPort := testsvc.FreePort(t), testsvc.FreePort(t)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	proc := testsvc.StartProcess(t, testsvc.Build(t, "."), base+"/health/ready",
 		"BIND_HOST=127.0.0.1", "HTTP_PORT="+strconv.Itoa(port), "METRICS_PORT="+strconv.Itoa(metricsPort),
-		"OIDC_ISSUER="+hydra.Issuer, "OIDC_AUDIENCE=payment", "DB_CREDENTIALS_FILE="+credsFile)
+		"OIDC_ISSUER="+hydra.Issuer, "OIDC_AUDIENCE=payment", "DB_CREDENTIALS_FILE="+creds.Path)
 
 	token := func(client string, scopes []string, audience string) string {
 		secret := hydra.Client(client, scopes, []string{audience})

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,17 +36,7 @@ func TestFaultsUnderLoadFailNoRequest(t *testing.T) {
 	secret := hydra.Client("web", []string{"users:read", "users:write"}, []string{"user"})
 	token := hydra.Token(ctx, "web", secret, []string{"users:read", "users:write"}, "user")
 
-	creds := filepath.Join(t.TempDir(), "db.json")
-	writeCreds := func(user, pw string) {
-		raw, _ := json.Marshal(map[string]any{"username": user, "password": pw, "database": "users", "host": "127.0.0.1", "port": pg.Port})
-		if err := os.WriteFile(creds+".tmp", raw, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(creds+".tmp", creds); err != nil {
-			t.Fatal(err)
-		}
-	}
-	writeCreds("user_svc", "pw-1")
+	creds := pg.CredentialsFile(t, "users", "user_svc", "pw-1")
 	bin := testsvc.Build(t, ".")
 	var replicas []*testsvc.Process
 	var urls, metricsURLs []string
@@ -58,7 +47,7 @@ func TestFaultsUnderLoadFailNoRequest(t *testing.T) {
 		metricsURLs = append(metricsURLs, fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
 		replicas = append(replicas, testsvc.StartProcess(t, bin, u+"/health/ready",
 			"BIND_HOST=127.0.0.1", "HTTP_PORT="+strconv.Itoa(port), "METRICS_PORT="+strconv.Itoa(metricsPort),
-			"OIDC_ISSUER="+hydra.Issuer, "OIDC_AUDIENCE=user", "DB_CREDENTIALS_FILE="+creds, "REDIS_ADDR="+redis.Addr,
+			"OIDC_ISSUER="+hydra.Issuer, "OIDC_AUDIENCE=user", "DB_CREDENTIALS_FILE="+creds.Path, "REDIS_ADDR="+redis.Addr,
 			// A tiny in-process TTL so reads really go to Redis, then to PostgreSQL.
 			"CACHE_L1_TTL=1ms", "DRAIN_DELAY=1s", "SHUTDOWN_TIMEOUT=10s"))
 	}
@@ -106,7 +95,7 @@ func TestFaultsUnderLoadFailNoRequest(t *testing.T) {
 		time.Sleep(3500 * time.Millisecond)
 		pg.Exec("CREATE ROLE user_svc2 LOGIN PASSWORD 'pw-2' IN ROLE user_svc")
 		pg.ExecIn("users", "GRANT ALL ON ALL TABLES IN SCHEMA public TO user_svc2")
-		writeCreds("user_svc2", "pw-2")
+		creds.Rotate("user_svc2", "pw-2")
 	})
 	var m vegeta.Metrics
 	codes := map[uint16]int{}

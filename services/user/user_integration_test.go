@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,25 +31,13 @@ func TestUserServiceEndToEnd(t *testing.T) {
 	writer := hydra.Token(ctx, "web", writerSecret, []string{"users:read", "users:write"}, "user")
 	reader := hydra.Token(ctx, "reader", readerSecret, []string{"users:read"}, "user")
 
-	dir := t.TempDir()
-	creds := filepath.Join(dir, "db.json")
-	writeCreds := func(user, pw string) {
-		raw, _ := json.Marshal(map[string]any{"username": user, "password": pw, "database": "users", "host": "127.0.0.1", "port": pg.Port})
-		tmp := creds + ".tmp"
-		if err := os.WriteFile(tmp, raw, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, creds); err != nil {
-			t.Fatal(err)
-		}
-	}
-	writeCreds("user_svc", "pw-1")
+	creds := pg.CredentialsFile(t, "users", "user_svc", "pw-1")
 
 	port, metricsPort := testsvc.FreePort(t), testsvc.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	svc := testsvc.StartProcess(t, testsvc.Build(t, "."), base+"/health/ready",
 		"BIND_HOST=127.0.0.1", "HTTP_PORT="+strconv.Itoa(port), "METRICS_PORT="+strconv.Itoa(metricsPort),
-		"OIDC_ISSUER="+hydra.Issuer, "OIDC_AUDIENCE=user", "DB_CREDENTIALS_FILE="+creds,
+		"OIDC_ISSUER="+hydra.Issuer, "OIDC_AUDIENCE=user", "DB_CREDENTIALS_FILE="+creds.Path,
 		"REDIS_ADDR="+redis.Addr, "DRAIN_DELAY=300ms", "SHUTDOWN_TIMEOUT=5s",
 	)
 
@@ -137,7 +124,7 @@ func TestUserServiceEndToEnd(t *testing.T) {
 	// Credentials rotate without a restart.
 	pg.Exec("CREATE ROLE user_svc2 LOGIN PASSWORD 'pw-2' IN ROLE user_svc")
 	pg.ExecIn("users", "GRANT ALL ON ALL TABLES IN SCHEMA public TO user_svc2")
-	writeCreds("user_svc2", "pw-2")
+	creds.Rotate("user_svc2", "pw-2")
 	deadline = time.Now().Add(10 * time.Second)
 	for !strings.Contains(svc.Logs(), `"database credentials rotated"`) {
 		if time.Now().After(deadline) {

@@ -2,6 +2,7 @@ package testsvc
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/bulwark-platform/bulwark/services/internal/platform/secrets"
 )
 
 // Postgres is a throwaway PostgreSQL server.
@@ -148,5 +151,40 @@ func (p *Postgres) ExecIn(database string, stmts ...string) {
 		if _, err := conn.Exec(ctx, s); err != nil {
 			p.t.Fatalf("%s: %v", s, err)
 		}
+	}
+}
+
+// CredentialsFile is a database credentials file as the services read it
+// from DB_CREDENTIALS_FILE (the shape the Vault agent template renders:
+// secrets.DBCredentials as JSON).
+type CredentialsFile struct {
+	Path     string
+	pg       *Postgres
+	database string
+	t        testing.TB
+}
+
+// CredentialsFile writes credentials for user on database into a file of
+// the test's temp folder.
+func (p *Postgres) CredentialsFile(t testing.TB, database, user, password string) *CredentialsFile {
+	t.Helper()
+	c := &CredentialsFile{Path: filepath.Join(t.TempDir(), database+".json"), pg: p, database: database, t: t}
+	c.Rotate(user, password)
+	return c
+}
+
+// Rotate replaces the file's content atomically (write, then rename), as
+// a secrets agent does, so a reader never sees half a file.
+func (c *CredentialsFile) Rotate(user, password string) {
+	c.t.Helper()
+	raw, err := json.Marshal(secrets.DBCredentials{Username: user, Password: password, Database: c.database, Host: "127.0.0.1", Port: c.pg.Port})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := os.WriteFile(c.Path+".tmp", raw, 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+	if err := os.Rename(c.Path+".tmp", c.Path); err != nil {
+		c.t.Fatal(err)
 	}
 }
