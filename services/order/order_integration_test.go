@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,30 +51,21 @@ func startPlatform(t testing.TB, orderReplicas int, orderEnv ...string) *platfor
 	if err := os.WriteFile(secretFile, []byte(orderSecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	common := func(name string, port, metrics int) []string {
-		return []string{"BIND_HOST=127.0.0.1", "HTTP_PORT=" + strconv.Itoa(port), "METRICS_PORT=" + strconv.Itoa(metrics),
-			"OIDC_ISSUER=" + p.hydra.Issuer, "OIDC_AUDIENCE=" + name, "REDIS_ADDR=" + redis.Addr,
-			"DB_CREDENTIALS_FILE=" + p.pg.CredentialsFile(t, name+"_db", name+"_svc", name+"-pw").Path,
-			"DRAIN_DELAY=200ms", "SHUTDOWN_TIMEOUT=5s",
-			"OTEL_EXPORTER_OTLP_ENDPOINT=" + p.otlp.Endpoint, "OTEL_BSP_SCHEDULE_DELAY=200"}
+	start := func(name, bin string, env ...string) *testsvc.Service {
+		return testsvc.StartService(t, bin, testsvc.ServiceOptions{
+			Issuer: p.hydra.Issuer, Audience: name, RedisAddr: redis.Addr,
+			Credentials: p.pg.CredentialsFile(t, name+"_db", name+"_svc", name+"-pw"),
+			Env: append([]string{"DRAIN_DELAY=200ms", "SHUTDOWN_TIMEOUT=5s",
+				"OTEL_EXPORTER_OTLP_ENDPOINT=" + p.otlp.Endpoint, "OTEL_BSP_SCHEDULE_DELAY=200"}, env...),
+		})
 	}
-	ports := map[string]int{}
-	for _, s := range []string{"user", "payment"} {
-		ports[s] = testsvc.FreePort(t)
-	}
-	url := func(port int) string { return "http://127.0.0.1:" + strconv.Itoa(port) }
-	p.userURL, p.paymentURL = url(ports["user"]), url(ports["payment"])
-	p.user = testsvc.StartProcess(t, testsvc.Build(t, "../user"), p.userURL+"/health/ready", common("user", ports["user"], testsvc.FreePort(t))...)
-	p.payment = testsvc.StartProcess(t, testsvc.Build(t, "../payment"), p.paymentURL+"/health/ready", common("payment", ports["payment"], testsvc.FreePort(t))...)
+	user, payment := start("user", testsvc.Build(t, "../user")), start("payment", testsvc.Build(t, "../payment"))
+	p.user, p.userURL, p.payment, p.paymentURL = user.Process, user.URL, payment.Process, payment.URL
 	orderBin := testsvc.Build(t, ".")
 	for range orderReplicas {
-		port, metrics := testsvc.FreePort(t), testsvc.FreePort(t)
-		p.orderMetrics = append(p.orderMetrics, url(metrics)+"/metrics")
-		env := append(common("order", port, metrics),
-			"USER_URL="+p.userURL, "PAYMENT_URL="+p.paymentURL, "OAUTH_CLIENT_ID=order-svc",
-			"OAUTH_CLIENT_SECRET_FILE="+secretFile, "BREAKER_OPEN_FOR=1s")
-		p.orderURLs = append(p.orderURLs, url(port))
-		p.orders = append(p.orders, testsvc.StartProcess(t, orderBin, url(port)+"/health/ready", append(env, orderEnv...)...))
+		o := start("order", orderBin, append([]string{"USER_URL=" + p.userURL, "PAYMENT_URL=" + p.paymentURL, "OAUTH_CLIENT_ID=order-svc",
+			"OAUTH_CLIENT_SECRET_FILE=" + secretFile, "BREAKER_OPEN_FOR=1s"}, orderEnv...)...)
+		p.orders, p.orderURLs, p.orderMetrics = append(p.orders, o.Process), append(p.orderURLs, o.URL), append(p.orderMetrics, o.MetricsURL)
 	}
 	p.order, p.orderURL = p.orders[0], p.orderURLs[0]
 	return p

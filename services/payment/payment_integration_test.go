@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -34,11 +33,8 @@ func TestChargesAreIdempotentPerCallerAndKey(t *testing.T) {
 	pg.Exec("CREATE ROLE payment_svc LOGIN PASSWORD 'pw'", "CREATE DATABASE payment_db OWNER payment_svc")
 	hydra := testsvc.StartHydra(t)
 	creds := pg.CredentialsFile(t, "payment_db", "payment_svc", "pw")
-	port, metricsPort := testsvc.FreePort(t), testsvc.FreePort(t)
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	proc := testsvc.StartProcess(t, testsvc.Build(t, "."), base+"/health/ready",
-		"BIND_HOST=127.0.0.1", "HTTP_PORT="+strconv.Itoa(port), "METRICS_PORT="+strconv.Itoa(metricsPort),
-		"OIDC_ISSUER="+hydra.Issuer, "OIDC_AUDIENCE=payment", "DB_CREDENTIALS_FILE="+creds.Path)
+	proc := testsvc.StartService(t, testsvc.Build(t, "."), testsvc.ServiceOptions{Issuer: hydra.Issuer, Audience: "payment", Credentials: creds})
+	base := proc.URL
 
 	token := func(client string, scopes []string, audience string) string {
 		secret := hydra.Client(client, scopes, []string{audience})
@@ -131,7 +127,7 @@ func TestChargesAreIdempotentPerCallerAndKey(t *testing.T) {
 	}
 	pg.ExecIn("payment_db", "DO $$ BEGIN IF (SELECT count(*) FROM payments WHERE order_id = 'order-2') <> 1 THEN RAISE EXCEPTION 'not exactly one charge for order-2'; END IF; END $$")
 
-	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(metricsPort) + "/metrics")
+	resp, err := http.Get(proc.MetricsURL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,15 +41,10 @@ func TestFaultsUnderLoadFailNoRequest(t *testing.T) {
 	var replicas []*testsvc.Process
 	var urls, metricsURLs []string
 	for range 2 {
-		port, metricsPort := testsvc.FreePort(t), testsvc.FreePort(t)
-		u := fmt.Sprintf("http://127.0.0.1:%d", port)
-		urls = append(urls, u)
-		metricsURLs = append(metricsURLs, fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
-		replicas = append(replicas, testsvc.StartProcess(t, bin, u+"/health/ready",
-			"BIND_HOST=127.0.0.1", "HTTP_PORT="+strconv.Itoa(port), "METRICS_PORT="+strconv.Itoa(metricsPort),
-			"OIDC_ISSUER="+hydra.Issuer, "OIDC_AUDIENCE=user", "DB_CREDENTIALS_FILE="+creds.Path, "REDIS_ADDR="+redis.Addr,
+		r := testsvc.StartService(t, bin, testsvc.ServiceOptions{Issuer: hydra.Issuer, Audience: "user", Credentials: creds, RedisAddr: redis.Addr,
 			// A tiny in-process TTL so reads really go to Redis, then to PostgreSQL.
-			"CACHE_L1_TTL=1ms", "DRAIN_DELAY=1s", "SHUTDOWN_TIMEOUT=10s"))
+			Env: []string{"CACHE_L1_TTL=1ms", "DRAIN_DELAY=1s", "SHUTDOWN_TIMEOUT=10s"}})
+		replicas, urls, metricsURLs = append(replicas, r.Process), append(urls, r.URL), append(metricsURLs, r.MetricsURL)
 	}
 	lb := testsvc.StartEndpoints(t, urls...)
 

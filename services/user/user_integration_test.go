@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,13 +31,9 @@ func TestUserServiceEndToEnd(t *testing.T) {
 
 	creds := pg.CredentialsFile(t, "users", "user_svc", "pw-1")
 
-	port, metricsPort := testsvc.FreePort(t), testsvc.FreePort(t)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	svc := testsvc.StartProcess(t, testsvc.Build(t, "."), base+"/health/ready",
-		"BIND_HOST=127.0.0.1", "HTTP_PORT="+strconv.Itoa(port), "METRICS_PORT="+strconv.Itoa(metricsPort),
-		"OIDC_ISSUER="+hydra.Issuer, "OIDC_AUDIENCE=user", "DB_CREDENTIALS_FILE="+creds.Path,
-		"REDIS_ADDR="+redis.Addr, "DRAIN_DELAY=300ms", "SHUTDOWN_TIMEOUT=5s",
-	)
+	svc := testsvc.StartService(t, testsvc.Build(t, "."), testsvc.ServiceOptions{Issuer: hydra.Issuer, Audience: "user",
+		Credentials: creds, RedisAddr: redis.Addr, Env: []string{"DRAIN_DELAY=300ms", "SHUTDOWN_TIMEOUT=5s"}})
+	base := svc.URL
 
 	do := func(method, path, token, body string) (int, map[string]any, http.Header) {
 		t.Helper()
@@ -140,7 +134,7 @@ func TestUserServiceEndToEnd(t *testing.T) {
 	}
 
 	// Metrics on their own port, by route template.
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
+	resp, err := http.Get(svc.MetricsURL)
 	if err != nil {
 		t.Fatal(err)
 	}
