@@ -2,9 +2,10 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/bulwark-platform/bulwark/services/internal/platform/testsvc"
 )
 
 // BenchmarkOrderAnswer measures the order service's answers over HTTP,
@@ -14,9 +15,7 @@ import (
 // the payment breaker is open, which must answer 503 without calling
 // anything (target: under 5 ms).
 func BenchmarkOrderAnswer(b *testing.B) {
-	if os.Getenv("BULWARK_INTEGRATION") != "1" {
-		b.Skip("needs the integration harness: BULWARK_INTEGRATION=1 (make bench sets it)")
-	}
+	testsvc.Integration(b)
 	p := startPlatform(b, 1, "LOG_LEVEL=warn")
 	web, order := p.shopper(b)
 	first := call(b, "POST", p.orderURL+"/api/v1/orders", web, "bench-first", order)

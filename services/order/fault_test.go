@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -79,9 +78,7 @@ func breakerState(t *testing.T, metricsURL string) string {
 // breakers are open, never an error or a hung request) and started again
 // (the breakers close and orders succeed, without a restart of order).
 func TestOrderFaultsUnderLoad(t *testing.T) {
-	if os.Getenv("BULWARK_INTEGRATION") != "1" {
-		t.Skip("integration tier: set BULWARK_INTEGRATION=1 (make test does)")
-	}
+	testsvc.Integration(t)
 	p := startPlatform(t, 2, "DRAIN_DELAY=1s", "SHUTDOWN_TIMEOUT=10s")
 	web, order := p.shopper(t)
 	lb := testsvc.StartEndpoints(t, p.orderURLs...)

@@ -121,9 +121,7 @@ func call(t testing.TB, method, url, token, key, body string) reply {
 }
 
 func TestOrderChecksTheUserAndChargesOnce(t *testing.T) {
-	if os.Getenv("BULWARK_INTEGRATION") != "1" {
-		t.Skip("integration tier: set BULWARK_INTEGRATION=1 (make test does)")
-	}
+	testsvc.Integration(t)
 	ctx := context.Background()
 	p := startPlatform(t, 1)
 	adminSecret := p.hydra.Client("admin-cli", []string{"users:write"}, []string{"user"})

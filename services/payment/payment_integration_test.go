@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -25,9 +24,7 @@ type answer struct {
 // who may charge, what a charge must say, and idempotency per caller and
 // key, also when the same key arrives concurrently.
 func TestChargesAreIdempotentPerCallerAndKey(t *testing.T) {
-	if os.Getenv("BULWARK_INTEGRATION") != "1" {
-		t.Skip("integration tier: set BULWARK_INTEGRATION=1 (make test does)")
-	}
+	testsvc.Integration(t)
 	ctx := context.Background()
 	pg := testsvc.StartPostgres(t)
 	pg.Exec("CREATE ROLE payment_svc LOGIN PASSWORD 'pw'", "CREATE DATABASE payment_db OWNER payment_svc")

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,9 +23,7 @@ import (
 // credentials rotate, then Redis returns (readiness: up, reads from Redis
 // again, no restart). Not one request may fail.
 func TestFaultsUnderLoadFailNoRequest(t *testing.T) {
-	if os.Getenv("BULWARK_INTEGRATION") != "1" {
-		t.Skip("integration tier: set BULWARK_INTEGRATION=1 (make test does)")
-	}
+	testsvc.Integration(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pg := testsvc.StartPostgres(t)

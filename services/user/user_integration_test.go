@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,9 +15,7 @@ import (
 // The user service as a real process, against real PostgreSQL, Redis and
 // Ory Hydra. Runs with BULWARK_INTEGRATION=1 (make test).
 func TestUserServiceEndToEnd(t *testing.T) {
-	if os.Getenv("BULWARK_INTEGRATION") != "1" {
-		t.Skip("integration tier: set BULWARK_INTEGRATION=1 (make test does)")
-	}
+	testsvc.Integration(t)
 	ctx := context.Background()
 	pg := testsvc.StartPostgres(t)
 	pg.Exec("CREATE ROLE user_svc LOGIN PASSWORD 'pw-1'", "CREATE DATABASE users OWNER user_svc")

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -189,9 +188,7 @@ func TestTokenAttacksAreRefused(t *testing.T) {
 // Hydra publishes the key the forger signs with, and one of Hydra's own
 // access tokens is accepted beside the forgeries refused.
 func TestTokenAttacksAreRefusedWithHydra(t *testing.T) {
-	if os.Getenv("BULWARK_INTEGRATION") != "1" {
-		t.Skip("integration tier: set BULWARK_INTEGRATION=1 (make test does)")
-	}
+	testsvc.Integration(t)
 	h := testsvc.StartHydra(t)
 	f := forger{issuer: h.Issuer, key: h.SigningKey("attack-suite-1"), kid: "attack-suite-1"}
 	s := newSetupAt(t, h.Issuer, Requirement{Scopes: []string{"orders:read"}}, nil)

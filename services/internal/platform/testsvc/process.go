@@ -119,3 +119,12 @@ func (p *Process) Kill() {
 		p.running = false
 	}
 }
+
+// Integration skips t unless the integration tier runs (BULWARK_INTEGRATION=1,
+// set by make test and make bench): its tests start real servers.
+func Integration(t testing.TB) {
+	t.Helper()
+	if os.Getenv("BULWARK_INTEGRATION") != "1" {
+		t.Skip("integration tier: set BULWARK_INTEGRATION=1 (make test and make bench do)")
+	}
+}
