@@ -56,27 +56,11 @@ func (c Check) OK() bool { return c.Pass == c.Of && c.Of > 0 }
 
 // Posture evaluates the security promises over the stack's objects.
 func Posture(resources []Resource) []Check {
-	var namespaces, deployments, pdbs, hpas, vpas, peerAuths, authzs, netpols []Resource
+	byKind := map[string][]Resource{}
 	for _, r := range resources {
-		switch kind(r.Type) {
-		case "Namespace":
-			namespaces = append(namespaces, r)
-		case "Deployment":
-			deployments = append(deployments, r)
-		case "PodDisruptionBudget":
-			pdbs = append(pdbs, r)
-		case "HorizontalPodAutoscaler":
-			hpas = append(hpas, r)
-		case "VerticalPodAutoscaler":
-			vpas = append(vpas, r)
-		case "PeerAuthentication":
-			peerAuths = append(peerAuths, r)
-		case "AuthorizationPolicy":
-			authzs = append(authzs, r)
-		case "NetworkPolicy":
-			netpols = append(netpols, r)
-		}
+		byKind[kind(r.Type)] = append(byKind[kind(r.Type)], r)
 	}
+	deployments := byKind["Deployment"]
 	check := func(name string, objs []Resource, ok func(Resource) bool) Check {
 		c := Check{Name: name, Of: len(objs)}
 		for _, o := range objs {
@@ -106,7 +90,7 @@ func Posture(resources []Resource) []Check {
 		return objpath.String(t.Outputs, "spec", ref, "kind") == "Deployment" && objpath.String(t.Outputs, "spec", ref, "name") == objpath.String(d.Outputs, "metadata", "name")
 	}
 	var meshed []Resource // application namespaces: those Istio injects into
-	for _, ns := range namespaces {
+	for _, ns := range byKind["Namespace"] {
 		if objpath.String(ns.Outputs, "metadata", "labels", "istio-injection") == "enabled" {
 			meshed = append(meshed, ns)
 		}
@@ -123,13 +107,13 @@ func Posture(resources []Resource) []Check {
 		check(`namespaces enforcing Pod Security "restricted"`, meshed, func(r Resource) bool {
 			return objpath.String(r.Outputs, "metadata", "labels", "pod-security.kubernetes.io/enforce") == "restricted"
 		}),
-		check("namespaces with STRICT mTLS", meshed, inNamespace(peerAuths, func(p Resource) bool {
+		check("namespaces with STRICT mTLS", meshed, inNamespace(byKind["PeerAuthentication"], func(p Resource) bool {
 			return objpath.Get(p.Outputs, "spec", "selector") == nil && objpath.String(p.Outputs, "spec", "mtls", "mode") == "STRICT"
 		})),
-		check("namespaces denying every request not explicitly allowed", meshed, inNamespace(authzs, func(a Resource) bool {
+		check("namespaces denying every request not explicitly allowed", meshed, inNamespace(byKind["AuthorizationPolicy"], func(a Resource) bool {
 			return empty(objpath.Get(a.Outputs, "spec"))
 		})),
-		check("namespaces denying all ingress and egress not explicitly allowed", meshed, inNamespace(netpols, func(n Resource) bool {
+		check("namespaces denying all ingress and egress not explicitly allowed", meshed, inNamespace(byKind["NetworkPolicy"], func(n Resource) bool {
 			types, _ := objpath.Get(n.Outputs, "spec", "policyTypes").([]any)
 			return empty(objpath.Get(n.Outputs, "spec", "podSelector")) && objpath.Get(n.Outputs, "spec", "ingress") == nil &&
 				objpath.Get(n.Outputs, "spec", "egress") == nil && len(types) == 2
@@ -147,9 +131,9 @@ func Posture(resources []Resource) []Check {
 				objpath.String(c, "resources", "requests", "cpu") != "" && objpath.String(c, "resources", "requests", "memory") != ""
 		})),
 		check("deployments with a restricted securityContext", deployments, restricted),
-		check("deployments covered by a PodDisruptionBudget", deployments, covered(pdbs, sameSelector)),
-		check("deployments scaled by a HorizontalPodAutoscaler", deployments, covered(hpas, targetsIt)),
-		check("deployments sized by a VerticalPodAutoscaler", deployments, covered(vpas, targetsIt)),
+		check("deployments covered by a PodDisruptionBudget", deployments, covered(byKind["PodDisruptionBudget"], sameSelector)),
+		check("deployments scaled by a HorizontalPodAutoscaler", deployments, covered(byKind["HorizontalPodAutoscaler"], targetsIt)),
+		check("deployments sized by a VerticalPodAutoscaler", deployments, covered(byKind["VerticalPodAutoscaler"], targetsIt)),
 	}
 }
 
