@@ -1,6 +1,7 @@
 package testsvc
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"encoding/json"
@@ -97,40 +98,43 @@ func StartHydra(t testing.TB) *Hydra {
 func (h *Hydra) Client(id string, scopes, audience []string) string {
 	h.t.Helper()
 	secret := "secret-" + id + "-0123456789abcdef"
-	body, _ := json.Marshal(map[string]any{
-		"client_id": id, "client_secret": secret, "grant_types": []string{"client_credentials"},
-		"scope": strings.Join(scopes, " "), "audience": audience, "token_endpoint_auth_method": "client_secret_post",
-	})
-	resp, err := http.Post(h.admin+"/admin/clients", "application/json", strings.NewReader(string(body)))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		b, _ := io.ReadAll(resp.Body)
-		h.t.Fatalf("creating client %s: %s %s", id, resp.Status, b)
-	}
+	h.adminCall(http.MethodPost, "/admin/clients", clientBody(id, secret, scopes, audience), http.StatusCreated, "creating client "+id)
 	return secret
 }
 
 // SetSecret replaces a client's secret (a rotation at the provider).
 func (h *Hydra) SetSecret(id, secret string, scopes, audience []string) {
 	h.t.Helper()
-	body, _ := json.Marshal(map[string]any{
+	h.adminCall(http.MethodPut, "/admin/clients/"+id, clientBody(id, secret, scopes, audience), http.StatusOK, "rotating the secret of "+id)
+}
+
+func clientBody(id, secret string, scopes, audience []string) map[string]any {
+	return map[string]any{
 		"client_id": id, "client_secret": secret, "grant_types": []string{"client_credentials"},
 		"scope": strings.Join(scopes, " "), "audience": audience, "token_endpoint_auth_method": "client_secret_post",
-	})
-	req, _ := http.NewRequest(http.MethodPut, h.admin+"/admin/clients/"+id, strings.NewReader(string(body)))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	}
+}
+
+// adminCall sends body as JSON to Hydra's admin API, fails the test unless
+// the answer is want, and returns the answer's body.
+func (h *Hydra) adminCall(method, path string, body any, want int, what string) []byte {
+	h.t.Helper()
+	raw, err := json.Marshal(body)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		h.t.Fatalf("rotating the secret of %s: %s %s", id, resp.Status, b)
+	req, _ := http.NewRequest(method, h.admin+path, bytes.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s: %v", what, err)
 	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		h.t.Fatalf("%s: %s %s", what, resp.Status, out)
+	}
+	return out
 }
 
 // testKeySet holds keys created by SigningKey.
@@ -142,15 +146,11 @@ const testKeySet = "bulwark.test"
 // so that verifiers are attacked through Hydra's real discovery and JWKS.
 func (h *Hydra) SigningKey(kid string) *rsa.PrivateKey {
 	h.t.Helper()
-	body, _ := json.Marshal(map[string]string{"alg": "RS256", "kid": kid, "use": "sig"})
-	resp, err := http.Post(h.admin+"/admin/keys/"+testKeySet, "application/json", strings.NewReader(string(body)))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	raw := h.adminCall(http.MethodPost, "/admin/keys/"+testKeySet, map[string]string{"alg": "RS256", "kid": kid, "use": "sig"},
+		http.StatusCreated, "creating signing key "+kid)
 	var set jose.JSONWebKeySet
-	if resp.StatusCode != http.StatusCreated || json.NewDecoder(resp.Body).Decode(&set) != nil || len(set.Keys) != 1 {
-		h.t.Fatalf("creating signing key %s in hydra: %s", kid, resp.Status)
+	if err := json.Unmarshal(raw, &set); err != nil || len(set.Keys) != 1 {
+		h.t.Fatalf("signing key %s: hydra answered %d keys (%v), want 1", kid, len(set.Keys), err)
 	}
 	key, ok := set.Keys[0].Key.(*rsa.PrivateKey)
 	if !ok {
