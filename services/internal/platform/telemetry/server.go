@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/codes"
@@ -13,6 +14,27 @@ import (
 )
 
 const instrumentation = "github.com/bulwark-platform/bulwark/services/internal/platform/telemetry"
+
+type boundTracer struct {
+	provider trace.TracerProvider
+	tracer   trace.Tracer
+}
+
+var server atomic.Pointer[boundTracer]
+
+// serverTracer is the global provider's tracer, looked up once per
+// provider: the SDK's lookup takes a lock, and this is every request. A
+// package-level otel.Tracer would not do: it stays bound to the first
+// provider ever installed, and tests and benchmarks install several.
+func serverTracer() trace.Tracer {
+	tp := otel.GetTracerProvider()
+	if b := server.Load(); b != nil && b.provider == tp {
+		return b.tracer
+	}
+	b := &boundTracer{provider: tp, tracer: tp.Tracer(instrumentation)}
+	server.Store(b)
+	return b.tracer
+}
 
 // StartServer starts r's server span, continuing the caller's trace from
 // its W3C traceparent, and returns the context carrying it; the caller ends
@@ -29,7 +51,7 @@ const instrumentation = "github.com/bulwark-platform/bulwark/services/internal/p
 // route templates, never raw paths.
 func StartServer(r *http.Request) (context.Context, trace.Span) {
 	ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-	return otel.Tracer(instrumentation).Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
+	return serverTracer().Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path)))
 }
 
