@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,15 +15,10 @@ import (
 	"github.com/bulwark-platform/bulwark/services/internal/platform/testsvc"
 )
 
-// orderLoad aims a steady stream of order creations, each with its own
-// Idempotency-Key, at url, and collects the results until stop is closed.
-type orderLoad struct {
-	mu      sync.Mutex
-	results []vegeta.Result
-	done    chan struct{}
-}
-
-func startOrderLoad(url, token, body string, rate int, d time.Duration) *orderLoad {
+// startOrderLoad aims a steady stream of order creations at url for d,
+// each with its own Idempotency-Key; the function it returns waits for the
+// end and returns the results.
+func startOrderLoad(url, token, body string, rate int, d time.Duration) (wait func() []vegeta.Result) {
 	var seq atomic.Int64
 	run := fmt.Sprintf("%x", time.Now().UnixNano())
 	targeter := func(tgt *vegeta.Target) error {
@@ -34,20 +28,17 @@ func startOrderLoad(url, token, body string, rate int, d time.Duration) *orderLo
 				"Idempotency-Key": {fmt.Sprintf("load-%s-%06d", run, n)}}}
 		return nil
 	}
-	l := &orderLoad{done: make(chan struct{})}
 	attacker := vegeta.NewAttacker(vegeta.Timeout(5*time.Second), vegeta.KeepAlive(true))
+	done := make(chan []vegeta.Result, 1)
 	go func() {
-		defer close(l.done)
+		var results []vegeta.Result
 		for res := range attacker.Attack(targeter, vegeta.Rate{Freq: rate, Per: time.Second}, d, "orders") {
-			l.mu.Lock()
-			l.results = append(l.results, *res)
-			l.mu.Unlock()
+			results = append(results, *res)
 		}
+		done <- results
 	}()
-	return l
+	return func() []vegeta.Result { return <-done }
 }
-
-func (l *orderLoad) wait() []vegeta.Result { <-l.done; return l.results }
 
 func codes(rs []vegeta.Result) map[uint16]int {
 	m := map[uint16]int{}
@@ -57,7 +48,7 @@ func codes(rs []vegeta.Result) map[uint16]int {
 	return m
 }
 
-func breakerState(t *testing.T, metricsURL string) string {
+func breakerState(metricsURL string) string {
 	resp, err := http.Get(metricsURL)
 	if err != nil {
 		return "unreachable"
@@ -89,7 +80,7 @@ func TestOrderFaultsUnderLoad(t *testing.T) {
 		if err := p.orders[0].Terminate(15 * time.Second); err != nil {
 			t.Errorf("order replica 0 after SIGTERM: %v", err)
 		}
-		rs := load.wait()
+		rs := load()
 		if c := codes(rs); len(rs) < 100 || c[201] != len(rs) {
 			t.Errorf("%d orders, codes %v: want every one created", len(rs), c)
 		}
@@ -103,16 +94,16 @@ func TestOrderFaultsUnderLoad(t *testing.T) {
 		stopped := time.Now()
 		// Both replicas' breakers open while payment is down.
 		deadline := time.Now().Add(3 * time.Second)
-		for breakerState(t, p.orderMetrics[0]) != "2" || breakerState(t, p.orderMetrics[1]) != "2" {
+		for breakerState(p.orderMetrics[0]) != "2" || breakerState(p.orderMetrics[1]) != "2" {
 			if time.Now().After(deadline) {
-				t.Fatalf("breakers not both open 3 s after payment stopped: %s, %s", breakerState(t, p.orderMetrics[0]), breakerState(t, p.orderMetrics[1]))
+				t.Fatalf("breakers not both open 3 s after payment stopped: %s, %s", breakerState(p.orderMetrics[0]), breakerState(p.orderMetrics[1]))
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
 		time.Sleep(time.Until(stopped.Add(2 * time.Second)))
 		p.payment.Start()
 		restarted := time.Now()
-		rs := load.wait()
+		rs := load()
 
 		var failFast []time.Duration
 		var before, after, afterOK int
@@ -157,7 +148,7 @@ func TestOrderFaultsUnderLoad(t *testing.T) {
 			t.Errorf("created before the stop %d; after payment returned %d of %d", before, afterOK, after)
 		}
 		for i, m := range p.orderMetrics {
-			if s := breakerState(t, m); s != "0" {
+			if s := breakerState(m); s != "0" {
 				t.Errorf("order replica %d: payment breaker state %s after recovery, want 0 (closed)", i, s)
 			}
 		}
