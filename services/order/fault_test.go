@@ -2,9 +2,9 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -48,19 +48,14 @@ func codes(rs []vegeta.Result) map[uint16]int {
 	return m
 }
 
+// breakerState is the payment breaker's state on one order replica (0
+// closed, 1 half-open, 2 open), or why it could not be read.
 func breakerState(metricsURL string) string {
-	resp, err := http.Get(metricsURL)
+	v, err := testsvc.Metric(metricsURL, `circuit_breaker_state{dependency="payment"}`)
 	if err != nil {
-		return "unreachable"
+		return err.Error()
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	for line := range strings.Lines(string(raw)) {
-		if v, ok := strings.CutPrefix(line, `circuit_breaker_state{dependency="payment"} `); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "absent"
+	return strconv.FormatFloat(v, 'f', -1, 64)
 }
 
 // Order creation under steady load, through endpoints over two order

@@ -124,15 +124,9 @@ func TestChargesAreIdempotentPerCallerAndKey(t *testing.T) {
 	}
 	pg.ExecIn("payment_db", "DO $$ BEGIN IF (SELECT count(*) FROM payments WHERE order_id = 'order-2') <> 1 THEN RAISE EXCEPTION 'not exactly one charge for order-2'; END IF; END $$")
 
-	resp, err := http.Get(proc.MetricsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{`payments_total{outcome="created"} 3`, `payments_total{outcome="replayed"} 10`} {
-		if !strings.Contains(string(raw), want) {
-			t.Errorf("/metrics lacks %s", want)
+	for series, want := range map[string]float64{`payments_total{outcome="created"}`: 3, `payments_total{outcome="replayed"}`: 10} {
+		if got, err := testsvc.Metric(proc.MetricsURL, series); err != nil || got != want {
+			t.Errorf("%s = %v (%v), want %v", series, got, err, want)
 		}
 	}
 	if err := proc.Terminate(10 * time.Second); err != nil {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -159,22 +157,9 @@ func readiness(base string) (int, string) {
 // cacheReads reads cache_reads_total for the users cache at level.
 func cacheReads(t *testing.T, metricsURL, level string) float64 {
 	t.Helper()
-	resp, err := http.Get(metricsURL)
+	v, err := testsvc.Metric(metricsURL, fmt.Sprintf(`cache_reads_total{cache="users",level=%q}`, level))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	prefix := fmt.Sprintf(`cache_reads_total{cache="users",level=%q} `, level)
-	for line := range strings.Lines(string(raw)) {
-		if v, ok := strings.CutPrefix(line, prefix); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
-				t.Fatalf("%s: %v", line, err)
-			}
-			return f
-		}
-	}
-	t.Fatalf("%s has no %s", metricsURL, prefix)
-	return 0
+	return v
 }
