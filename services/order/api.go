@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -281,9 +280,8 @@ func scanOrder(row pgx.Row) (Order, error) {
 }
 
 func (a *api) get(w http.ResponseWriter, r *http.Request) {
-	id := strings.ToLower(r.PathValue("id"))
-	if !app.IsUUID(id) {
-		app.Problem(w, http.StatusBadRequest, "id: must be a UUID")
+	id, ok := app.UUIDParam(w, "id", r.PathValue("id"))
+	if !ok {
 		return
 	}
 	o, err := a.cache.Get(r.Context(), id, func(ctx context.Context) (Order, error) {
@@ -301,9 +299,8 @@ func (a *api) get(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) listByUser(w http.ResponseWriter, r *http.Request) {
-	user := strings.ToLower(r.URL.Query().Get("user"))
-	if !app.IsUUID(user) {
-		app.Problem(w, http.StatusBadRequest, "user: query parameter required, a UUID")
+	user, ok := app.UUIDParam(w, "user", r.URL.Query().Get("user"))
+	if !ok {
 		return
 	}
 	rows, err := a.db.Pool().Query(r.Context(), "SELECT "+orderCols+" FROM orders WHERE user_id = $1 ORDER BY created_at DESC LIMIT 100", user)

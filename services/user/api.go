@@ -56,15 +56,6 @@ func (in *input) validate() string {
 	return ""
 }
 
-func pathID(w http.ResponseWriter, r *http.Request) (string, bool) {
-	id := strings.ToLower(r.PathValue("id"))
-	if !app.IsUUID(id) {
-		app.Problem(w, http.StatusBadRequest, "id: must be a UUID")
-		return "", false
-	}
-	return id, true
-}
-
 // readInput decodes and validates a create or update body, answering 400
 // itself when it is bad.
 func readInput(w http.ResponseWriter, r *http.Request) (input, bool) {
@@ -90,7 +81,7 @@ func (a *api) create(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) get(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
+	id, ok := app.UUIDParam(w, "id", r.PathValue("id"))
 	if !ok {
 		return
 	}
@@ -116,7 +107,7 @@ func (a *api) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) update(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
+	id, ok := app.UUIDParam(w, "id", r.PathValue("id"))
 	if !ok {
 		return
 	}
@@ -130,7 +121,7 @@ func (a *api) update(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) delete(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
+	id, ok := app.UUIDParam(w, "id", r.PathValue("id"))
 	if !ok {
 		return
 	}
