@@ -269,12 +269,8 @@ const orderCols = "id::text, user_id::text, items, total_cents, currency, status
 func scanOrder(row pgx.Row) (Order, error) {
 	var o Order
 	var items []byte
-	err := row.Scan(&o.ID, &o.UserID, &items, &o.TotalCents, &o.Currency, &o.Status, &o.PaymentID, &o.CreatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return o, err
-	}
-	if err != nil {
-		return o, err
+	if err := row.Scan(&o.ID, &o.UserID, &items, &o.TotalCents, &o.Currency, &o.Status, &o.PaymentID, &o.CreatedAt); err != nil {
+		return o, err // pgx.ErrNoRows included: place() tells a replay by it
 	}
 	return o, json.Unmarshal(items, &o.Items)
 }
