@@ -105,26 +105,29 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	child := []pulumi.ResourceOption{pulumi.Parent(c), pulumi.Provider(args.Provider), pulumi.DependsOn(args.DependsOn)}
-	count := 0
-	for _, p := range args.PeerAuthentications {
-		if _, err := kobject.Register(ctx, fmt.Sprintf("%s-pa-%s-%s", name, p.Namespace, p.Name), kobject.Object{
-			APIVersion: APIVersion, Kind: "PeerAuthentication", Name: p.Name, Namespace: p.Namespace, Labels: p.Labels, Spec: p.Spec,
-		}, child...); err != nil {
-			return nil, err
-		}
-		count++
+	if err := register(ctx, name+"-pa", "PeerAuthentication", args.PeerAuthentications, child); err != nil {
+		return nil, err
 	}
-	for _, ap := range args.AuthorizationPolicies {
-		if _, err := kobject.Register(ctx, fmt.Sprintf("%s-ap-%s-%s", name, ap.Namespace, ap.Name), kobject.Object{
-			APIVersion: APIVersion, Kind: "AuthorizationPolicy", Name: ap.Name, Namespace: ap.Namespace, Labels: ap.Labels, Spec: ap.Spec,
-		}, child...); err != nil {
-			return nil, err
-		}
-		count++
+	if err := register(ctx, name+"-ap", "AuthorizationPolicy", args.AuthorizationPolicies, child); err != nil {
+		return nil, err
 	}
+	count := len(args.PeerAuthentications) + len(args.AuthorizationPolicies)
 	c.Count = pulumi.Int(count).ToIntOutput()
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"count": c.Count}); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// register registers each resource as an Istio object of kind, named
+// <prefix>-<namespace>-<name>.
+func register[T any](ctx *pulumi.Context, prefix, kind string, rs []Resource[T], opts []pulumi.ResourceOption) error {
+	for _, r := range rs {
+		if _, err := kobject.Register(ctx, fmt.Sprintf("%s-%s-%s", prefix, r.Namespace, r.Name), kobject.Object{
+			APIVersion: APIVersion, Kind: kind, Name: r.Name, Namespace: r.Namespace, Labels: r.Labels, Spec: r.Spec,
+		}, opts...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
