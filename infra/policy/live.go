@@ -14,26 +14,28 @@ import (
 // FromLive builds a Set from objects read back from a cluster, so the
 // report can judge what the API server holds rather than what was meant.
 func FromLive(nps []networkingv1.NetworkPolicy, peerAuthentications, authorizationPolicies []unstructured.Unstructured) (Set, error) {
-	s := Set{NetworkPolicies: nps}
-	for _, u := range peerAuthentications {
-		spec := &securityv1beta1.PeerAuthentication{}
-		if err := decodeSpec(u, spec); err != nil {
-			return Set{}, err
-		}
-		s.PeerAuthentications = append(s.PeerAuthentications, meshpolicy.Resource[*securityv1beta1.PeerAuthentication]{
-			Name: u.GetName(), Namespace: u.GetNamespace(), Labels: u.GetLabels(), Spec: spec,
-		})
+	pas, err := fromUnstructured(peerAuthentications, func() *securityv1beta1.PeerAuthentication { return &securityv1beta1.PeerAuthentication{} })
+	if err != nil {
+		return Set{}, err
 	}
-	for _, u := range authorizationPolicies {
-		spec := &securityv1beta1.AuthorizationPolicy{}
-		if err := decodeSpec(u, spec); err != nil {
-			return Set{}, err
-		}
-		s.AuthorizationPolicies = append(s.AuthorizationPolicies, meshpolicy.Resource[*securityv1beta1.AuthorizationPolicy]{
-			Name: u.GetName(), Namespace: u.GetNamespace(), Labels: u.GetLabels(), Spec: spec,
-		})
+	aps, err := fromUnstructured(authorizationPolicies, func() *securityv1beta1.AuthorizationPolicy { return &securityv1beta1.AuthorizationPolicy{} })
+	if err != nil {
+		return Set{}, err
 	}
-	return s, nil
+	return Set{NetworkPolicies: nps, PeerAuthentications: pas, AuthorizationPolicies: aps}, nil
+}
+
+// fromUnstructured decodes each object's spec into a fresh T.
+func fromUnstructured[T json.Unmarshaler](us []unstructured.Unstructured, newSpec func() T) ([]meshpolicy.Resource[T], error) {
+	var out []meshpolicy.Resource[T]
+	for _, u := range us {
+		spec := newSpec()
+		if err := decodeSpec(u, spec); err != nil {
+			return nil, err
+		}
+		out = append(out, meshpolicy.Resource[T]{Name: u.GetName(), Namespace: u.GetNamespace(), Labels: u.GetLabels(), Spec: spec})
+	}
+	return out, nil
 }
 
 func decodeSpec(u unstructured.Unstructured, into json.Unmarshaler) error {
