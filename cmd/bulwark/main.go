@@ -15,10 +15,10 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/bulwark-platform/bulwark/internal/localcluster"
-	"github.com/bulwark-platform/bulwark/internal/paths"
-	"github.com/bulwark-platform/bulwark/internal/policyreport"
-	"github.com/bulwark-platform/bulwark/internal/stackrun"
+	"github.com/bulwark-platform/bulwark/internal/harness/localcluster"
+	"github.com/bulwark-platform/bulwark/internal/harness/paths"
+	"github.com/bulwark-platform/bulwark/internal/harness/policyreport"
+	"github.com/bulwark-platform/bulwark/internal/harness/stackrun"
 )
 
 func main() {

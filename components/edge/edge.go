@@ -7,19 +7,32 @@
 package edge
 
 import (
-	"errors"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	localratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
 	securityv1beta1 "istio.io/api/security/v1beta1"
 	typev1beta1 "istio.io/api/type/v1beta1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/bulwark-platform/bulwark/components/component"
 	"github.com/bulwark-platform/bulwark/components/kobject"
+	"github.com/bulwark-platform/bulwark/internal/fielderr"
+	"github.com/bulwark-platform/bulwark/internal/kinds"
 )
 
 // Token is the component's type token.
@@ -31,8 +44,13 @@ const (
 	HTTPSPort = 8443
 )
 
-// GatewayName is the Istio Gateway object's name.
-const GatewayName = "bulwark-gateway"
+// Names of the edge's objects.
+const (
+	GatewayName      = "bulwark-gateway"
+	JWTPolicy        = "bulwark-jwt"
+	RequireJWTPolicy = "bulwark-require-jwt"
+	RateLimitFilter  = "bulwark-rate-limit"
+)
 
 // Args configures IngressEdge.
 type Args struct {
@@ -80,79 +98,98 @@ type IngressEdge struct {
 	Gateway pulumi.StringOutput
 }
 
+// withDefaults: every field is required; nothing to fill.
+func (a *Args) withDefaults() *Args { out := *a; return &out }
+
 func (a *Args) validate() error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if a.Namespace == "" || len(a.PodLabels) == 0 {
-		bad("namespace and podLabels: required to select the gateway")
+	var l fielderr.List
+	if len(validation.IsDNS1123Label(a.Namespace)) > 0 {
+		l.Add(fielderr.ErrInvalid, "namespace", "%q is not a DNS-1123 label", a.Namespace)
+	}
+	if len(a.PodLabels) == 0 {
+		l.Add(fielderr.ErrRequired, "podLabels", "must select the gateway's pods")
 	}
 	if len(a.Hosts) == 0 {
-		bad("hosts: at least one is required")
+		l.Add(fielderr.ErrRequired, "hosts", "at least one is required")
 	}
 	if a.CredentialName == "" {
-		bad("credentialName: required (HTTPS only)")
+		l.Add(fielderr.ErrRequired, "credentialName", "is required (HTTPS only)")
 	}
 	if a.MinTLSVersion != "1.2" && a.MinTLSVersion != "1.3" {
-		bad("minTLSVersion: %q is not 1.2 or 1.3", a.MinTLSVersion)
+		l.Add(fielderr.ErrUnsupported, "minTLSVersion", "%q is not 1.2 or 1.3", a.MinTLSVersion)
 	}
-	if a.JWT.Issuer == "" || a.JWT.JWKSURI == "" {
-		bad("jwt: issuer and jwksUri are required")
+	if a.JWT.Issuer == "" {
+		l.Add(fielderr.ErrRequired, "jwt.issuer", "is required")
 	}
-	seen := map[string]bool{}
+	if a.JWT.JWKSURI == "" {
+		l.Add(fielderr.ErrRequired, "jwt.jwksUri", "is required")
+	}
+	seen := map[string]int{}
 	for i, r := range a.Routes {
-		if r.Name == "" || r.Namespace == "" || r.Port < 1 || r.Port > 65535 {
-			bad("routes[%d]: name, namespace and a port are required", i)
+		p := fmt.Sprintf("routes[%d]", i)
+		if r.Name == "" || r.Namespace == "" {
+			l.Add(fielderr.ErrRequired, p, "name and namespace are required")
 		}
-		if seen[r.Name] {
-			bad("routes[%d]: %s defined twice", i, r.Name)
+		if r.Port < 1 || r.Port > 65535 {
+			l.Add(fielderr.ErrOutOfRange, p+".port", "must be between 1 and 65535, got %d", r.Port)
 		}
-		seen[r.Name] = true
-		if len(r.Methods) == 0 || len(r.Paths) == 0 {
-			bad("routes[%d] %s: methods and paths are required", i, r.Name)
+		if j, dup := seen[r.Name]; dup {
+			l.Add(fielderr.ErrDuplicate, p+".name", "%s is also routes[%d]", r.Name, j)
+		}
+		seen[r.Name] = i
+		if len(r.Methods) == 0 {
+			l.Add(fielderr.ErrRequired, p+".methods", "at least one method is required")
+		}
+		if len(r.Paths) == 0 {
+			l.Add(fielderr.ErrRequired, p+".paths", "at least one path is required")
 		}
 		if r.Requests < 1 || r.PerSeconds < 1 {
-			bad("routes[%d] %s: a rate limit is required", i, r.Name)
+			l.Add(fielderr.ErrOutOfRange, p+".rateLimit", "requests and perSeconds must be positive, got %d per %ds", r.Requests, r.PerSeconds)
 		}
 	}
-	if a.Provider == nil {
-		bad("provider: required")
-	}
-	return errors.Join(errs...)
+	component.RequireProvider(&l, a.Provider)
+	return l.Err()
 }
 
 // New registers IngressEdge.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*IngressEdge, error) {
-	if args == nil {
-		return nil, errors.New("edge: args are required")
-	}
-	if err := args.validate(); err != nil {
-		return nil, fmt.Errorf("edge %s: %w", name, err)
-	}
 	c := &IngressEdge{}
-	if err := ctx.RegisterComponentResource(Token, name, c, opts...); err != nil {
+	a, err := component.Begin(ctx, c, Token, name, args, (*Args).withDefaults, (*Args).validate, opts...)
+	if err != nil {
 		return nil, err
 	}
-	child := []pulumi.ResourceOption{pulumi.Parent(c), pulumi.Provider(args.Provider), pulumi.DependsOn(args.DependsOn)}
-	objects := []kobject.Object{
-		{APIVersion: "networking.istio.io/v1", Kind: "Gateway", Name: GatewayName, Namespace: args.Namespace, Spec: Gateway(args)},
-		{APIVersion: "security.istio.io/v1", Kind: "RequestAuthentication", Name: "bulwark-jwt", Namespace: args.Namespace, Spec: RequestAuthentication(args)},
-		{APIVersion: "security.istio.io/v1", Kind: "AuthorizationPolicy", Name: "bulwark-require-jwt", Namespace: args.Namespace, Spec: RequireJWT(args)},
-	}
-	for _, r := range args.Routes {
-		objects = append(objects, kobject.Object{APIVersion: "networking.istio.io/v1", Kind: "VirtualService", Name: r.Name, Namespace: args.Namespace, Spec: VirtualService(args, r)})
-	}
-	rl, err := RateLimit(args)
+	child := component.Children(c, a.Provider, a.DependsOn...)
+	rl, err := RateLimit(a)
 	if err != nil {
 		return nil, fmt.Errorf("edge %s: %w", name, err)
 	}
-	objects = append(objects, kobject.Object{APIVersion: "networking.istio.io/v1alpha3", Kind: "EnvoyFilter", Name: "bulwark-rate-limit", Namespace: args.Namespace, Spec: rl})
-	for _, o := range objects {
-		if _, err := kobject.Register(ctx, fmt.Sprintf("%s-%s-%s", name, strings.ToLower(o.Kind), o.Name), o, child...); err != nil {
+	res := func(kind, objName string) string {
+		return fmt.Sprintf("%s-%s-%s", name, strings.ToLower(kind), objName)
+	}
+	if _, err := kobject.Register(ctx, res("Gateway", GatewayName), kinds.Gateway,
+		kinds.Gateway.Of(GatewayName, a.Namespace, nil, Gateway(a)), child...); err != nil {
+		return nil, err
+	}
+	if _, err := kobject.Register(ctx, res("RequestAuthentication", JWTPolicy), kinds.RequestAuthentication,
+		kinds.RequestAuthentication.Of(JWTPolicy, a.Namespace, nil, RequestAuthentication(a)), child...); err != nil {
+		return nil, err
+	}
+	if _, err := kobject.Register(ctx, res("AuthorizationPolicy", RequireJWTPolicy), kinds.AuthorizationPolicy,
+		kinds.AuthorizationPolicy.Of(RequireJWTPolicy, a.Namespace, nil, RequireJWT(a)), child...); err != nil {
+		return nil, err
+	}
+	for _, r := range a.Routes {
+		if _, err := kobject.Register(ctx, res("VirtualService", r.Name), kinds.VirtualService,
+			kinds.VirtualService.Of(r.Name, a.Namespace, nil, VirtualService(a, r)), child...); err != nil {
 			return nil, err
 		}
 	}
-	c.Gateway = pulumi.String(args.Namespace + "/" + GatewayName).ToStringOutput()
-	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"gateway": c.Gateway}); err != nil {
+	if _, err := kobject.Register(ctx, res("EnvoyFilter", RateLimitFilter), kinds.EnvoyFilter,
+		kinds.EnvoyFilter.Of(RateLimitFilter, a.Namespace, nil, rl), child...); err != nil {
+		return nil, err
+	}
+	c.Gateway = pulumi.String(a.Namespace + "/" + GatewayName).ToStringOutput()
+	if err := component.Finish(ctx, c, pulumi.Map{"gateway": c.Gateway, "routes": pulumi.Int(len(a.Routes))}); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -256,20 +293,61 @@ func RequireJWT(a *Args) *securityv1beta1.AuthorizationPolicy {
 	}
 }
 
+// localRateLimit is Envoy's local rate limit HTTP filter.
 const localRateLimit = "envoy.filters.http.local_ratelimit"
 
-// RateLimit inserts Envoy's local rate limit filter into the gateway
-// (inactive by itself) and gives each route its own token bucket. Over the
-// limit Envoy answers 429 with x-rate-limited: true.
-func RateLimit(a *Args) (*networkingv1alpha3.EnvoyFilter, error) {
-	filter, err := structpb.NewStruct(map[string]any{
-		"name": localRateLimit,
-		"typed_config": map[string]any{
-			"@type":    "type.googleapis.com/udpa.type.v1.TypedStruct",
-			"type_url": "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
-			"value":    map[string]any{"stat_prefix": "http_local_rate_limiter"},
+// envoyStruct renders an Envoy message as the google.protobuf.Struct an
+// EnvoyFilter patch carries: a typed_config with its "@type", in Envoy's
+// snake_case field names.
+func envoyStruct(msg *localratelimitv3.LocalRateLimit) (*structpb.Struct, error) {
+	typed, err := anypb.New(msg)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(typed)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	return structpb.NewStruct(m)
+}
+
+// RouteLimit is the token bucket of one route, typed with Envoy's own
+// API: over the limit Envoy answers 429 with x-rate-limited: true.
+func RouteLimit(r Route) *localratelimitv3.LocalRateLimit {
+	always := func(key string) *corev3.RuntimeFractionalPercent {
+		return &corev3.RuntimeFractionalPercent{
+			RuntimeKey:   key + "_" + r.Name,
+			DefaultValue: &typev3.FractionalPercent{Numerator: 100, Denominator: typev3.FractionalPercent_HUNDRED},
+		}
+	}
+	return &localratelimitv3.LocalRateLimit{
+		StatPrefix: "route_" + r.Name,
+		TokenBucket: &typev3.TokenBucket{
+			MaxTokens:     uint32(r.Requests),
+			TokensPerFill: wrapperspb.UInt32(uint32(r.Requests)),
+			FillInterval:  durationpb.New(time.Duration(r.PerSeconds) * time.Second),
 		},
-	})
+		FilterEnabled:  always("rl_enabled"),
+		FilterEnforced: always("rl_enforced"),
+		ResponseHeadersToAdd: []*corev3.HeaderValueOption{{
+			Header:       &corev3.HeaderValue{Key: "x-rate-limited", Value: "true"},
+			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+		}},
+	}
+}
+
+// RateLimit inserts Envoy's local rate limit filter into the gateway
+// (inactive by itself: no bucket) and gives each route its own bucket.
+func RateLimit(a *Args) (*networkingv1alpha3.EnvoyFilter, error) {
+	base, err := envoyStruct(&localratelimitv3.LocalRateLimit{StatPrefix: "http_local_rate_limiter"})
+	if err != nil {
+		return nil, fmt.Errorf("rate limit filter: %w", err)
+	}
+	filter, err := structpb.NewStruct(map[string]any{"name": localRateLimit, "typed_config": base.AsMap()})
 	if err != nil {
 		return nil, fmt.Errorf("rate limit filter: %w", err)
 	}
@@ -280,8 +358,8 @@ func RateLimit(a *Args) (*networkingv1alpha3.EnvoyFilter, error) {
 			ObjectTypes: &networkingv1alpha3.EnvoyFilter_EnvoyConfigObjectMatch_Listener{Listener: &networkingv1alpha3.EnvoyFilter_ListenerMatch{
 				FilterChain: &networkingv1alpha3.EnvoyFilter_ListenerMatch_FilterChainMatch{
 					Filter: &networkingv1alpha3.EnvoyFilter_ListenerMatch_FilterMatch{
-						Name:      "envoy.filters.network.http_connection_manager",
-						SubFilter: &networkingv1alpha3.EnvoyFilter_ListenerMatch_SubFilterMatch{Name: "envoy.filters.http.router"},
+						Name:      wellknown.HTTPConnectionManager,
+						SubFilter: &networkingv1alpha3.EnvoyFilter_ListenerMatch_SubFilterMatch{Name: wellknown.Router},
 					},
 				},
 			}},
@@ -289,28 +367,11 @@ func RateLimit(a *Args) (*networkingv1alpha3.EnvoyFilter, error) {
 		Patch: &networkingv1alpha3.EnvoyFilter_Patch{Operation: networkingv1alpha3.EnvoyFilter_Patch_INSERT_BEFORE, Value: filter},
 	}}
 	for _, r := range a.Routes {
-		perRoute, err := structpb.NewStruct(map[string]any{
-			"typed_per_filter_config": map[string]any{
-				localRateLimit: map[string]any{
-					"@type":    "type.googleapis.com/udpa.type.v1.TypedStruct",
-					"type_url": "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
-					"value": map[string]any{
-						"stat_prefix": "route_" + r.Name,
-						"token_bucket": map[string]any{
-							"max_tokens":      r.Requests,
-							"tokens_per_fill": r.Requests,
-							"fill_interval":   strconv.Itoa(r.PerSeconds) + "s",
-						},
-						"filter_enabled":  map[string]any{"runtime_key": "rl_enabled_" + r.Name, "default_value": map[string]any{"numerator": 100, "denominator": "HUNDRED"}},
-						"filter_enforced": map[string]any{"runtime_key": "rl_enforced_" + r.Name, "default_value": map[string]any{"numerator": 100, "denominator": "HUNDRED"}},
-						"response_headers_to_add": []any{map[string]any{
-							"append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
-							"header":        map[string]any{"key": "x-rate-limited", "value": "true"},
-						}},
-					},
-				},
-			},
-		})
+		limit, err := envoyStruct(RouteLimit(r))
+		if err != nil {
+			return nil, fmt.Errorf("rate limit of route %s: %w", r.Name, err)
+		}
+		perRoute, err := structpb.NewStruct(map[string]any{"typed_per_filter_config": map[string]any{localRateLimit: limit.AsMap()}})
 		if err != nil {
 			return nil, fmt.Errorf("rate limit of route %s: %w", r.Name, err)
 		}

@@ -1,15 +1,21 @@
 package edge
 
 import (
+	"encoding/json"
+	"errors"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
+	"time"
+
+	localratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
 
-	"github.com/bulwark-platform/bulwark/internal/mocktest"
+	"github.com/bulwark-platform/bulwark/internal/fielderr"
+	"github.com/bulwark-platform/bulwark/internal/testkit/mocktest"
 )
 
 func args() *Args {
@@ -117,9 +123,29 @@ func TestEveryRouteIsRateLimited(t *testing.T) {
 				continue
 			}
 			found = true
-			bucket := p.GetPatch().GetValue().AsMap()["typed_per_filter_config"].(map[string]any)["envoy.filters.http.local_ratelimit"].(map[string]any)["value"].(map[string]any)["token_bucket"].(map[string]any)
-			if bucket["max_tokens"] != float64(r.Requests) || bucket["fill_interval"] != strconv.Itoa(r.PerSeconds)+"s" {
-				t.Errorf("%s: bucket %v", r.Name, bucket)
+			cfg := p.GetPatch().GetValue().AsMap()["typed_per_filter_config"].(map[string]any)["envoy.filters.http.local_ratelimit"].(map[string]any)
+			if cfg["@type"] != "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit" {
+				t.Errorf("%s: typed config %v", r.Name, cfg["@type"])
+			}
+			// What Envoy reads back is the typed message with the route's bucket.
+			raw, err := json.Marshal(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back anypb.Any
+			if err := protojson.Unmarshal(raw, &back); err != nil {
+				t.Fatalf("%s: Envoy could not read the per-route config: %v", r.Name, err)
+			}
+			var limit localratelimitv3.LocalRateLimit
+			if err := back.UnmarshalTo(&limit); err != nil {
+				t.Fatal(err)
+			}
+			b := limit.GetTokenBucket()
+			if b.GetMaxTokens() != uint32(r.Requests) || b.GetTokensPerFill().GetValue() != uint32(r.Requests) || b.GetFillInterval().AsDuration() != time.Duration(r.PerSeconds)*time.Second {
+				t.Errorf("%s: bucket %v", r.Name, b)
+			}
+			if limit.GetFilterEnforced().GetDefaultValue().GetNumerator() != 100 || limit.GetResponseHeadersToAdd()[0].GetHeader().GetKey() != "x-rate-limited" {
+				t.Errorf("%s: limit not enforced with its header: %v", r.Name, &limit)
 			}
 		}
 		if !found {
@@ -152,19 +178,22 @@ func TestEdgeRejectsBadArgs(t *testing.T) {
 	tests := []struct {
 		name   string
 		mutate func(*Args)
-		want   string
+		path   string
+		kind   error
 	}{
-		{"TLS 1.1", func(a *Args) { a.MinTLSVersion = "1.1" }, "minTLSVersion"},
-		{"no certificate", func(a *Args) { a.CredentialName = "" }, "credentialName"},
-		{"a route without a rate limit", func(a *Args) { a.Routes[1].Requests = 0 }, "routes[1] user: a rate limit is required"},
-		{"no issuer", func(a *Args) { a.JWT.Issuer = "" }, "jwt"},
+		{"TLS 1.1", func(a *Args) { a.MinTLSVersion = "1.1" }, "minTLSVersion", fielderr.ErrUnsupported},
+		{"no certificate", func(a *Args) { a.CredentialName = "" }, "credentialName", fielderr.ErrRequired},
+		{"a route without a rate limit", func(a *Args) { a.Routes[1].Requests = 0 }, "routes[1].rateLimit", fielderr.ErrOutOfRange},
+		{"a route twice", func(a *Args) { a.Routes[1].Name = a.Routes[0].Name }, "routes[1].name", fielderr.ErrDuplicate},
+		{"no issuer", func(a *Args) { a.JWT.Issuer = "" }, "jwt.issuer", fielderr.ErrRequired},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			a := args()
 			tc.mutate(a)
-			if err := a.validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want %q", err, tc.want)
+			err := a.validate()
+			if !slices.ContainsFunc(fielderr.All(err), func(e *fielderr.Error) bool { return e.Path == tc.path && errors.Is(e, tc.kind) }) {
+				t.Fatalf("error %v, want %v at %s", err, tc.kind, tc.path)
 			}
 		})
 	}

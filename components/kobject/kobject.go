@@ -1,8 +1,9 @@
-// Package kobject registers Kubernetes objects built from typed Go values
-// (upstream API types such as networking/v1 NetworkPolicy or Istio's
-// security/v1beta1 protos) as Pulumi resources, so components never
-// hand-write untyped maps. The resource's type token is the object's own
-// (kubernetes:<apiVersion>:<kind>), as with the SDK's typed resources.
+// Package kobject registers objects of the kinds in internal/kinds (Istio,
+// cert-manager and VPA resources with their upstream Go spec types) as
+// Pulumi resources, and installs pinned Helm charts with values built from
+// typed Go structs, so components never hand-write untyped maps. A
+// resource's type token is the object's own (kubernetes:<apiVersion>:<kind>),
+// as with the SDK's typed resources.
 package kobject
 
 import (
@@ -13,23 +14,27 @@ import (
 	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/bulwark-platform/bulwark/internal/kinds"
 )
 
-// Object is one Kubernetes object.
-type Object struct {
-	APIVersion, Kind string
-	// Namespace is empty for a cluster-scoped object.
-	Name, Namespace string
-	Labels          map[string]string
-	// Spec is any value that marshals to the object's spec as JSON.
-	Spec any
+// Register creates o, an object of kind k, as a Pulumi resource named
+// resourceName.
+func Register[S any](ctx *pulumi.Context, resourceName string, k kinds.Kind[S], o kinds.Object[S], opts ...pulumi.ResourceOption) (*apiextensions.CustomResource, error) {
+	var ns pulumi.StringInput
+	if o.Namespace != "" && !k.ClusterScoped {
+		ns = pulumi.String(o.Namespace)
+	}
+	return RegisterIn(ctx, resourceName, k, o, ns, opts...)
 }
 
-// Register creates the object as a Pulumi resource named resourceName.
-func Register(ctx *pulumi.Context, resourceName string, o Object, opts ...pulumi.ResourceOption) (*apiextensions.CustomResource, error) {
-	spec, err := toMap(o.Spec)
+// RegisterIn is Register into a namespace known as a Pulumi input (the
+// namespace component's output, so the object waits for the namespace);
+// o.Namespace is ignored.
+func RegisterIn[S any](ctx *pulumi.Context, resourceName string, k kinds.Kind[S], o kinds.Object[S], namespace pulumi.StringInput, opts ...pulumi.ResourceOption) (*apiextensions.CustomResource, error) {
+	spec, err := k.SpecMap(o)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s/%s: %w", o.Kind, o.Namespace, o.Name, err)
+		return nil, err
 	}
 	meta := &metav1.ObjectMetaArgs{Name: pulumi.String(o.Name)}
 	// An empty label map would differ from the absent one the API server
@@ -37,26 +42,40 @@ func Register(ctx *pulumi.Context, resourceName string, o Object, opts ...pulumi
 	if len(o.Labels) > 0 {
 		meta.Labels = pulumi.ToStringMap(o.Labels)
 	}
-	if o.Namespace != "" {
-		meta.Namespace = pulumi.String(o.Namespace)
+	if namespace != nil {
+		meta.Namespace = namespace
 	}
 	return apiextensions.NewCustomResource(ctx, resourceName, &apiextensions.CustomResourceArgs{
-		ApiVersion:  pulumi.String(o.APIVersion),
-		Kind:        pulumi.String(o.Kind),
+		ApiVersion:  pulumi.String(k.APIVersion()),
+		Kind:        pulumi.String(k.Kind),
 		Metadata:    meta,
 		OtherFields: map[string]any{"spec": spec},
 	}, opts...)
 }
 
-// toMap turns a typed spec into plain JSON data.
+// RegisterAll registers each object, named prefix-<namespace>-<name>.
+func RegisterAll[S any](ctx *pulumi.Context, prefix string, k kinds.Kind[S], objs []kinds.Object[S], opts ...pulumi.ResourceOption) error {
+	for _, o := range objs {
+		name := prefix + "-" + o.Name
+		if o.Namespace != "" {
+			name = prefix + "-" + o.Namespace + "-" + o.Name
+		}
+		if _, err := Register(ctx, name, k, o, opts...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// toMap turns typed values into plain JSON data.
 func toMap(v any) (map[string]any, error) {
 	raw, err := json.Marshal(v)
 	if err != nil {
-		return nil, fmt.Errorf("encoding spec: %w", err)
+		return nil, fmt.Errorf("encoding: %w", err)
 	}
 	out := map[string]any{}
 	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, fmt.Errorf("decoding spec: %w", err)
+		return nil, fmt.Errorf("decoding: %w", err)
 	}
 	return out, nil
 }

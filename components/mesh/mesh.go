@@ -5,15 +5,18 @@
 package mesh
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	telemetryv1alpha1 "istio.io/api/telemetry/v1alpha1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/bulwark-platform/bulwark/components/component"
 	"github.com/bulwark-platform/bulwark/components/kobject"
+	"github.com/bulwark-platform/bulwark/internal/fielderr"
+	"github.com/bulwark-platform/bulwark/internal/kinds"
 )
 
 // Token is the component's type token.
@@ -64,54 +67,64 @@ type ServiceMesh struct {
 	Ready []pulumi.Resource
 }
 
-func (a *Args) validate() error {
-	var errs []error
-	if a.RootNamespace == "" || a.GatewayNamespace == "" || len(a.GatewayLabels) == 0 || a.GatewayServiceAccount == "" {
-		errs = append(errs, errors.New("rootNamespace, gatewayNamespace, gatewayLabels and gatewayServiceAccount: required"))
+// withDefaults fills only the fields left unset.
+func (a *Args) withDefaults() *Args {
+	out := *a
+	if out.Replicas == 0 {
+		out.Replicas = 1
 	}
-	if a.CollectorHost == "" || a.CollectorPort < 1 || a.CollectorPort > 65535 {
-		errs = append(errs, fmt.Errorf("collector: host and port required, got %q:%d", a.CollectorHost, a.CollectorPort))
+	return &out
+}
+
+func (a *Args) validate() error {
+	var l fielderr.List
+	for _, f := range []struct{ path, v string }{
+		{"rootNamespace", a.RootNamespace}, {"gatewayNamespace", a.GatewayNamespace}, {"gatewayServiceAccount", a.GatewayServiceAccount},
+	} {
+		if len(validation.IsDNS1123Label(f.v)) > 0 {
+			l.Add(fielderr.ErrInvalid, f.path, "%q is not a DNS-1123 label", f.v)
+		}
+	}
+	if len(a.GatewayLabels) == 0 {
+		l.Add(fielderr.ErrRequired, "gatewayLabels", "must select the gateway's pods")
+	}
+	if a.CollectorHost == "" {
+		l.Add(fielderr.ErrRequired, "collectorHost", "is required")
+	}
+	if a.CollectorPort < 1 || a.CollectorPort > 65535 {
+		l.Add(fielderr.ErrOutOfRange, "collectorPort", "must be between 1 and 65535, got %d", a.CollectorPort)
 	}
 	if a.SamplingRatio < 0 || a.SamplingRatio > 1 {
-		errs = append(errs, fmt.Errorf("samplingRatio: %v is not between 0 and 1", a.SamplingRatio))
+		l.Add(fielderr.ErrOutOfRange, "samplingRatio", "%v is not between 0 and 1", a.SamplingRatio)
 	}
-	if a.Provider == nil {
-		errs = append(errs, errors.New("provider: required"))
+	if a.Replicas < 1 {
+		l.Add(fielderr.ErrOutOfRange, "replicas", "must be at least 1, got %d", a.Replicas)
 	}
-	return errors.Join(errs...)
+	component.RequireProvider(&l, a.Provider)
+	return l.Err()
 }
 
 // New registers ServiceMesh.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*ServiceMesh, error) {
-	if args == nil {
-		return nil, errors.New("mesh: args are required")
-	}
-	if err := args.validate(); err != nil {
-		return nil, fmt.Errorf("mesh %s: %w", name, err)
-	}
-	a := *args
-	if a.Replicas == 0 {
-		a.Replicas = 1
-	}
 	c := &ServiceMesh{}
-	if err := ctx.RegisterComponentResource(Token, name, c, opts...); err != nil {
+	a, err := component.Begin(ctx, c, Token, name, args, (*Args).withDefaults, (*Args).validate, opts...)
+	if err != nil {
 		return nil, err
 	}
-	base := []pulumi.ResourceOption{pulumi.Parent(c), pulumi.Provider(a.Provider)}
+	base := component.Children(c, a.Provider)
 	if a.Install {
-		ready, err := install(ctx, name, &a, base)
+		ready, err := install(ctx, name, a, base)
 		if err != nil {
 			return nil, fmt.Errorf("mesh %s: %w", name, err)
 		}
 		c.Ready = ready
 	}
-	if _, err := kobject.Register(ctx, name+"-telemetry", kobject.Object{
-		APIVersion: "telemetry.istio.io/v1", Kind: "Telemetry", Name: "mesh-default", Namespace: a.RootNamespace,
-		Spec: Telemetry(a.SamplingRatio),
-	}, slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(slices.Concat(a.DependsOn, c.Ready))})...); err != nil {
+	if _, err := kobject.Register(ctx, name+"-telemetry", kinds.Telemetry,
+		kinds.Telemetry.Of("mesh-default", a.RootNamespace, nil, Telemetry(a.SamplingRatio)),
+		component.With(base, pulumi.DependsOn(slices.Concat(a.DependsOn, c.Ready)))...); err != nil {
 		return nil, err
 	}
-	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"installed": pulumi.Bool(a.Install)}); err != nil {
+	if err := component.Finish(ctx, c, pulumi.Map{"installed": pulumi.Bool(a.Install)}); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -210,7 +223,7 @@ type GatewayValues struct {
 func install(ctx *pulumi.Context, name string, a *Args, base []pulumi.ResourceOption) ([]pulumi.Resource, error) {
 	chart := func(suffix, chartName, release, namespace string, values any, deps ...pulumi.Resource) (pulumi.Resource, error) {
 		return kobject.InstallChart(ctx, name+"-"+suffix, kobject.Chart{Repo: ChartRepo, Name: chartName, Version: ChartVersion, Release: release},
-			namespace, values, slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(slices.Concat(a.DependsOn, deps))})...)
+			namespace, values, component.With(base, pulumi.DependsOn(slices.Concat(a.DependsOn, deps)))...)
 	}
 	baseChart, err := chart("base", "base", "istio-base", a.RootNamespace, map[string]any{"defaultRevision": "default"})
 	if err != nil {

@@ -4,33 +4,25 @@
 package meshpolicy
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	securityv1beta1 "istio.io/api/security/v1beta1"
 
+	"github.com/bulwark-platform/bulwark/components/component"
 	"github.com/bulwark-platform/bulwark/components/kobject"
+	"github.com/bulwark-platform/bulwark/internal/fielderr"
+	"github.com/bulwark-platform/bulwark/internal/kinds"
 )
 
 // Token is the component's type token.
 const Token = "bulwark:meshpolicy:MeshSecurity"
 
-// APIVersion of the Istio security resources (GA since Istio 1.22).
-const APIVersion = "security.istio.io/v1"
-
-// Resource is one Istio resource with its typed spec.
-type Resource[T any] struct {
-	Name, Namespace string
-	Labels          map[string]string
-	Spec            T
-}
-
 // Args configures MeshSecurity.
 type Args struct {
-	PeerAuthentications   []Resource[*securityv1beta1.PeerAuthentication]
-	AuthorizationPolicies []Resource[*securityv1beta1.AuthorizationPolicy]
+	PeerAuthentications   []kinds.Object[*securityv1beta1.PeerAuthentication]
+	AuthorizationPolicies []kinds.Object[*securityv1beta1.AuthorizationPolicy]
 	// DependsOn orders the policies after what they need (namespaces,
 	// the mesh's CRDs).
 	DependsOn []pulumi.Resource
@@ -44,90 +36,75 @@ type MeshSecurity struct {
 	Count pulumi.IntOutput
 }
 
+// withDefaults: every field is required; nothing to fill.
+func (a *Args) withDefaults() *Args { out := *a; return &out }
+
 func (a *Args) validate() error {
-	var errs []error
-	seen := map[string]bool{}
-	name := func(kind, ns, n string) {
+	var l fielderr.List
+	seen := map[string]string{}
+	name := func(path, kind, ns, n string) {
 		key := kind + "/" + ns + "/" + n
 		if ns == "" || n == "" {
-			errs = append(errs, fmt.Errorf("%s %q in namespace %q: name and namespace are required", kind, n, ns))
-		} else if seen[key] {
-			errs = append(errs, fmt.Errorf("%s %s/%s: defined twice", kind, ns, n))
+			l.Add(fielderr.ErrRequired, path, "%s %q in namespace %q: name and namespace are required", kind, n, ns)
+		} else if first, dup := seen[key]; dup {
+			l.Add(fielderr.ErrDuplicate, path, "%s %s/%s is also %s", kind, ns, n, first)
 		}
-		seen[key] = true
+		seen[key] = path
 	}
-	for _, p := range a.PeerAuthentications {
-		name("PeerAuthentication", p.Namespace, p.Name)
+	for i, p := range a.PeerAuthentications {
+		path := fmt.Sprintf("peerAuthentications[%d]", i)
+		name(path, "PeerAuthentication", p.Namespace, p.Name)
 		if p.Spec.GetMtls().GetMode() != securityv1beta1.PeerAuthentication_MutualTLS_STRICT {
-			errs = append(errs, fmt.Errorf("PeerAuthentication %s/%s: mode %s; only STRICT is allowed", p.Namespace, p.Name, p.Spec.GetMtls().GetMode()))
+			l.Add(fielderr.ErrForbidden, path+".mtls.mode", "%s/%s is %s; only STRICT is allowed", p.Namespace, p.Name, p.Spec.GetMtls().GetMode())
 		}
 		for port, m := range p.Spec.GetPortLevelMtls() {
 			if m.GetMode() != securityv1beta1.PeerAuthentication_MutualTLS_STRICT {
-				errs = append(errs, fmt.Errorf("PeerAuthentication %s/%s: port %d is %s; only STRICT is allowed", p.Namespace, p.Name, port, m.GetMode()))
+				l.Add(fielderr.ErrForbidden, fmt.Sprintf("%s.portLevelMtls[%d]", path, port), "%s/%s is %s; only STRICT is allowed", p.Namespace, p.Name, m.GetMode())
 			}
 		}
 	}
-	for _, ap := range a.AuthorizationPolicies {
-		name("AuthorizationPolicy", ap.Namespace, ap.Name)
-		for i, rule := range ap.Spec.GetRules() {
+	for i, ap := range a.AuthorizationPolicies {
+		path := fmt.Sprintf("authorizationPolicies[%d]", i)
+		name(path, "AuthorizationPolicy", ap.Namespace, ap.Name)
+		for j, rule := range ap.Spec.GetRules() {
+			rp := fmt.Sprintf("%s.rules[%d]", path, j)
 			if len(rule.GetFrom()) == 0 {
-				errs = append(errs, fmt.Errorf("AuthorizationPolicy %s/%s: rules[%d] admits every source; name the principals", ap.Namespace, ap.Name, i))
+				l.Add(fielderr.ErrForbidden, rp, "%s/%s admits every source; name the principals", ap.Namespace, ap.Name)
 			}
 			for _, f := range rule.GetFrom() {
 				src := f.GetSource()
 				if len(src.GetPrincipals()) == 0 {
-					errs = append(errs, fmt.Errorf("AuthorizationPolicy %s/%s: rules[%d] has a source without principals", ap.Namespace, ap.Name, i))
+					l.Add(fielderr.ErrForbidden, rp, "%s/%s has a source without principals", ap.Namespace, ap.Name)
 				}
 				for _, p := range append(src.GetPrincipals(), src.GetNamespaces()...) {
 					if strings.Contains(p, "*") {
-						errs = append(errs, fmt.Errorf("AuthorizationPolicy %s/%s: rules[%d] has wildcard source %q", ap.Namespace, ap.Name, i, p))
+						l.Add(fielderr.ErrForbidden, rp, "%s/%s has wildcard source %q", ap.Namespace, ap.Name, p)
 					}
 				}
 			}
 		}
 	}
-	if a.Provider == nil {
-		errs = append(errs, errors.New("provider: required"))
-	}
-	return errors.Join(errs...)
+	component.RequireProvider(&l, a.Provider)
+	return l.Err()
 }
 
 // New registers MeshSecurity.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*MeshSecurity, error) {
-	if args == nil {
-		return nil, errors.New("meshpolicy: args are required")
-	}
-	if err := args.validate(); err != nil {
-		return nil, fmt.Errorf("meshpolicy %s: %w", name, err)
-	}
 	c := &MeshSecurity{}
-	if err := ctx.RegisterComponentResource(Token, name, c, opts...); err != nil {
+	a, err := component.Begin(ctx, c, Token, name, args, (*Args).withDefaults, (*Args).validate, opts...)
+	if err != nil {
 		return nil, err
 	}
-	child := []pulumi.ResourceOption{pulumi.Parent(c), pulumi.Provider(args.Provider), pulumi.DependsOn(args.DependsOn)}
-	if err := register(ctx, name+"-pa", "PeerAuthentication", args.PeerAuthentications, child); err != nil {
+	child := component.Children(c, a.Provider, a.DependsOn...)
+	if err := kobject.RegisterAll(ctx, name+"-pa", kinds.PeerAuthentication, a.PeerAuthentications, child...); err != nil {
 		return nil, err
 	}
-	if err := register(ctx, name+"-ap", "AuthorizationPolicy", args.AuthorizationPolicies, child); err != nil {
+	if err := kobject.RegisterAll(ctx, name+"-ap", kinds.AuthorizationPolicy, a.AuthorizationPolicies, child...); err != nil {
 		return nil, err
 	}
-	count := len(args.PeerAuthentications) + len(args.AuthorizationPolicies)
-	c.Count = pulumi.Int(count).ToIntOutput()
-	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"count": c.Count}); err != nil {
+	c.Count = pulumi.Int(len(a.PeerAuthentications) + len(a.AuthorizationPolicies)).ToIntOutput()
+	if err := component.Finish(ctx, c, pulumi.Map{"count": c.Count}); err != nil {
 		return nil, err
 	}
 	return c, nil
-}
-
-// register registers each resource as an Istio object of kind, named
-// <prefix>-<namespace>-<name>.
-func register[T any](ctx *pulumi.Context, prefix, kind string, rs []Resource[T], opts []pulumi.ResourceOption) error {
-	for _, r := range rs {
-		if _, err := kobject.Register(ctx, fmt.Sprintf("%s-%s-%s", prefix, r.Namespace, r.Name), kobject.Object{
-			APIVersion: APIVersion, Kind: kind, Name: r.Name, Namespace: r.Namespace, Labels: r.Labels, Spec: r.Spec,
-		}, opts...); err != nil {
-			return err
-		}
-	}
-	return nil
 }

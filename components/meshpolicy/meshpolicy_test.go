@@ -1,23 +1,26 @@
 package meshpolicy
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	securityv1beta1 "istio.io/api/security/v1beta1"
 
-	"github.com/bulwark-platform/bulwark/internal/mocktest"
+	"github.com/bulwark-platform/bulwark/internal/fielderr"
+	"github.com/bulwark-platform/bulwark/internal/kinds"
+	"github.com/bulwark-platform/bulwark/internal/testkit/mocktest"
 )
 
-func ap(principals ...string) Resource[*securityv1beta1.AuthorizationPolicy] {
-	return Resource[*securityv1beta1.AuthorizationPolicy]{Name: "x", Namespace: "shop", Spec: &securityv1beta1.AuthorizationPolicy{
+func ap(principals ...string) kinds.Object[*securityv1beta1.AuthorizationPolicy] {
+	return kinds.Object[*securityv1beta1.AuthorizationPolicy]{Name: "x", Namespace: "shop", Spec: &securityv1beta1.AuthorizationPolicy{
 		Rules: []*securityv1beta1.Rule{{From: []*securityv1beta1.Rule_From{{Source: &securityv1beta1.Source{Principals: principals}}}}},
 	}}
 }
 
 func TestMeshSecurityRefusesWeakPolicy(t *testing.T) {
-	strict := Resource[*securityv1beta1.PeerAuthentication]{Name: "default", Namespace: "shop", Spec: &securityv1beta1.PeerAuthentication{
+	strict := kinds.Object[*securityv1beta1.PeerAuthentication]{Name: "default", Namespace: "shop", Spec: &securityv1beta1.PeerAuthentication{
 		Mtls: &securityv1beta1.PeerAuthentication_MutualTLS{Mode: securityv1beta1.PeerAuthentication_MutualTLS_STRICT}}}
 	permissive := strict
 	permissive.Spec = &securityv1beta1.PeerAuthentication{Mtls: &securityv1beta1.PeerAuthentication_MutualTLS{Mode: securityv1beta1.PeerAuthentication_MutualTLS_PERMISSIVE}}
@@ -30,13 +33,14 @@ func TestMeshSecurityRefusesWeakPolicy(t *testing.T) {
 		name string
 		args Args
 		want string
+		kind error
 	}{
-		{"permissive mTLS", Args{PeerAuthentications: []Resource[*securityv1beta1.PeerAuthentication]{permissive}}, "only STRICT"},
-		{"a plaintext port", Args{PeerAuthentications: []Resource[*securityv1beta1.PeerAuthentication]{portPermissive}}, "port 9090 is DISABLE"},
-		{"a wildcard principal", Args{AuthorizationPolicies: []Resource[*securityv1beta1.AuthorizationPolicy]{ap("*")}}, `wildcard source "*"`},
-		{"a rule without sources", Args{AuthorizationPolicies: []Resource[*securityv1beta1.AuthorizationPolicy]{{Name: "x", Namespace: "shop", Spec: &securityv1beta1.AuthorizationPolicy{Rules: []*securityv1beta1.Rule{{}}}}}}, "admits every source"},
-		{"a source without principals", Args{AuthorizationPolicies: []Resource[*securityv1beta1.AuthorizationPolicy]{ap()}}, "without principals"},
-		{"a policy twice", Args{PeerAuthentications: []Resource[*securityv1beta1.PeerAuthentication]{strict, strict}}, "defined twice"},
+		{"permissive mTLS", Args{PeerAuthentications: []kinds.Object[*securityv1beta1.PeerAuthentication]{permissive}}, "only STRICT", fielderr.ErrForbidden},
+		{"a plaintext port", Args{PeerAuthentications: []kinds.Object[*securityv1beta1.PeerAuthentication]{portPermissive}}, "portLevelMtls[9090]: shop/default is DISABLE", fielderr.ErrForbidden},
+		{"a wildcard principal", Args{AuthorizationPolicies: []kinds.Object[*securityv1beta1.AuthorizationPolicy]{ap("*")}}, `wildcard source "*"`, fielderr.ErrForbidden},
+		{"a rule without sources", Args{AuthorizationPolicies: []kinds.Object[*securityv1beta1.AuthorizationPolicy]{{Name: "x", Namespace: "shop", Spec: &securityv1beta1.AuthorizationPolicy{Rules: []*securityv1beta1.Rule{{}}}}}}, "admits every source", fielderr.ErrForbidden},
+		{"a source without principals", Args{AuthorizationPolicies: []kinds.Object[*securityv1beta1.AuthorizationPolicy]{ap()}}, "without principals", fielderr.ErrForbidden},
+		{"a policy twice", Args{PeerAuthentications: []kinds.Object[*securityv1beta1.PeerAuthentication]{strict, strict}}, "peerAuthentications[1]: PeerAuthentication shop/default is also peerAuthentications[0]", fielderr.ErrDuplicate},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -46,8 +50,8 @@ func TestMeshSecurityRefusesWeakPolicy(t *testing.T) {
 				_, err := New(ctx, "mesh", &a)
 				return err
 			})
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want %q", err, tc.want)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, tc.kind) {
+				t.Fatalf("error %v, want %q (%v)", err, tc.want, tc.kind)
 			}
 			if n := len(m.All()); n != 1 {
 				t.Errorf("%d resources registered despite bad policy", n-1)
@@ -58,7 +62,7 @@ func TestMeshSecurityRefusesWeakPolicy(t *testing.T) {
 
 func TestMeshSecurityRegistersEachPolicyUnderTheComponent(t *testing.T) {
 	m, err := mocktest.RunWithProvider("test", func(ctx *pulumi.Context, p pulumi.ProviderResource) error {
-		_, err := New(ctx, "mesh", &Args{AuthorizationPolicies: []Resource[*securityv1beta1.AuthorizationPolicy]{ap("cluster.local/ns/a/sa/b")}, Provider: p})
+		_, err := New(ctx, "mesh", &Args{AuthorizationPolicies: []kinds.Object[*securityv1beta1.AuthorizationPolicy]{ap("cluster.local/ns/a/sa/b")}, Provider: p})
 		return err
 	})
 	if err != nil {

@@ -5,14 +5,18 @@
 package namespace
 
 import (
-	"errors"
 	"fmt"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"maps"
+	"slices"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/bulwark-platform/bulwark/components/component"
+	"github.com/bulwark-platform/bulwark/internal/fielderr"
+	"github.com/bulwark-platform/bulwark/internal/naming"
 )
 
 // Token is the component's type token.
@@ -52,8 +56,10 @@ type AppNamespace struct {
 	Name pulumi.StringOutput
 }
 
+// withDefaults fills only the fields left unset.
 func (a *Args) withDefaults() *Args {
 	out := *a
+	out.Labels = maps.Clone(a.Labels)
 	if out.PodSecurity == "" {
 		out.PodSecurity = Restricted
 	}
@@ -64,25 +70,23 @@ func (a *Args) withDefaults() *Args {
 }
 
 func (a *Args) validate() error {
-	var errs []error
+	var l fielderr.List
 	if len(validation.IsDNS1123Label(a.Name)) > 0 {
-		errs = append(errs, fmt.Errorf("name: %q is not a DNS-1123 label", a.Name))
+		l.Add(fielderr.ErrInvalid, "name", "%q is not a DNS-1123 label", a.Name)
 	}
 	switch {
 	case a.PodSecurity == Privileged && a.PrivilegedReason == "":
-		errs = append(errs, errors.New("podSecurity: privileged needs privilegedReason (never for application namespaces)"))
+		l.Add(fielderr.ErrRequired, "privilegedReason", "podSecurity privileged needs a reason (never for application namespaces)")
 	case a.PodSecurity != Restricted && a.PodSecurity != Baseline && a.PodSecurity != Privileged:
-		errs = append(errs, fmt.Errorf("podSecurity: %q is not %q, %q or %q", a.PodSecurity, Restricted, Baseline, Privileged))
+		l.Add(fielderr.ErrUnsupported, "podSecurity", "%q is not %q, %q or %q", a.PodSecurity, Restricted, Baseline, Privileged)
 	}
-	for k := range a.Labels {
+	for _, k := range slices.Sorted(maps.Keys(a.Labels)) {
 		if _, reserved := podSecurityLabels("", "")[k]; reserved {
-			errs = append(errs, fmt.Errorf("labels.%s: reserved for Pod Security Admission", k))
+			l.Add(fielderr.ErrForbidden, "labels."+k, "reserved for Pod Security Admission")
 		}
 	}
-	if a.Provider == nil {
-		errs = append(errs, errors.New("provider: required (components never use an ambient kubeconfig)"))
-	}
-	return errors.Join(errs...)
+	component.RequireProvider(&l, a.Provider)
+	return l.Err()
 }
 
 func podSecurityLabels(level, version string) map[string]string {
@@ -96,23 +100,17 @@ func podSecurityLabels(level, version string) map[string]string {
 
 // New registers an AppNamespace.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*AppNamespace, error) {
-	if args == nil {
-		return nil, errors.New("namespace: args are required")
-	}
-	a := args.withDefaults()
-	if err := a.validate(); err != nil {
-		return nil, fmt.Errorf("namespace %s: %w", name, err)
-	}
 	c := &AppNamespace{}
-	if err := ctx.RegisterComponentResource(Token, name, c, opts...); err != nil {
+	a, err := component.Begin(ctx, c, Token, name, args, (*Args).withDefaults, (*Args).validate, opts...)
+	if err != nil {
 		return nil, err
 	}
-	labels := maps.Clone(a.Labels)
+	labels := a.Labels
 	if labels == nil {
 		labels = map[string]string{}
 	}
 	maps.Copy(labels, podSecurityLabels(a.PodSecurity, a.PodSecurityVersion))
-	labels["app.kubernetes.io/part-of"] = "bulwark"
+	labels[naming.PartOfLabel] = naming.PartOf
 	var annotations pulumi.StringMapInput
 	if a.PrivilegedReason != "" {
 		annotations = pulumi.StringMap{"bulwark.dev/privileged-reason": pulumi.String(a.PrivilegedReason)}
@@ -123,12 +121,12 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			Labels:      pulumi.ToStringMap(labels),
 			Annotations: annotations,
 		},
-	}, pulumi.Parent(c), pulumi.Provider(a.Provider))
+	}, component.Children(c, a.Provider)...)
 	if err != nil {
 		return nil, fmt.Errorf("namespace %s: %w", name, err)
 	}
 	c.Name = ns.Metadata.Name().Elem()
-	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"name": c.Name}); err != nil {
+	if err := component.Finish(ctx, c, pulumi.Map{"name": c.Name}); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -6,7 +6,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/bulwark-platform/bulwark/internal/mocktest"
+	"github.com/bulwark-platform/bulwark/internal/testkit/mocktest"
 )
 
 func run(t *testing.T, args func(p pulumi.ProviderResource) *Args) (*mocktest.Mocks, error) {
@@ -54,13 +54,13 @@ func TestNamespaceRejectsBadArgs(t *testing.T) {
 	}{
 		{"privileged level", func(p pulumi.ProviderResource) *Args {
 			return &Args{Name: "shop", PodSecurity: "privileged", Provider: p}
-		}, "podSecurity"},
+		}, "namespace shop: privilegedReason"},
 		{"overriding a Pod Security label", func(p pulumi.ProviderResource) *Args {
 			return &Args{Name: "shop", Labels: map[string]string{"pod-security.kubernetes.io/enforce": "privileged"}, Provider: p}
 		}, "reserved"},
 		{"a bad name", func(p pulumi.ProviderResource) *Args { return &Args{Name: "Shop_1", Provider: p} }, "DNS-1123"},
-		{"no provider", func(pulumi.ProviderResource) *Args { return &Args{Name: "shop"} }, "provider: required"},
-		{"nil args", func(pulumi.ProviderResource) *Args { return nil }, "args are required"},
+		{"no provider", func(pulumi.ProviderResource) *Args { return &Args{Name: "shop"} }, "namespace shop: provider: is required"},
+		{"nil args", func(pulumi.ProviderResource) *Args { return nil }, "namespace shop: args: are required"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

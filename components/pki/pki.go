@@ -6,9 +6,7 @@
 package pki
 
 import (
-	"errors"
 	"fmt"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"slices"
 	"time"
 
@@ -16,8 +14,13 @@ import (
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	k8smeta "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/bulwark-platform/bulwark/components/component"
 	"github.com/bulwark-platform/bulwark/components/kobject"
+	"github.com/bulwark-platform/bulwark/internal/fielderr"
+	"github.com/bulwark-platform/bulwark/internal/kinds"
+	"github.com/bulwark-platform/bulwark/internal/naming"
 )
 
 // Token is the component's type token.
@@ -40,14 +43,15 @@ const (
 	ChartVersion = "v1.21.2"
 )
 
+// DefaultNamespace is cert-manager's namespace unless Args say otherwise.
+const DefaultNamespace = "cert-manager"
+
 // Names of the issuers and the root CA secret.
 const (
-	BootstrapIssuer = "bulwark-selfsigned"
-	CAIssuer        = "bulwark-ca"
-	RootCASecret    = "bulwark-root-ca"
+	BootstrapIssuer = naming.BootstrapIssuer
+	CAIssuer        = naming.CAIssuer
+	RootCASecret    = naming.RootCASecret
 )
-
-const apiVersion = "cert-manager.io/v1"
 
 // Args configures PrivateCA.
 type Args struct {
@@ -92,10 +96,11 @@ type PrivateCA struct {
 	MeshCA []pulumi.Resource
 }
 
+// withDefaults fills only the fields left unset.
 func (a *Args) withDefaults() *Args {
 	out := *a
 	if out.Namespace == "" {
-		out.Namespace = "cert-manager"
+		out.Namespace = DefaultNamespace
 	}
 	if out.LeafIssuer == "" {
 		out.LeafIssuer = CAIssuer
@@ -107,34 +112,45 @@ func (a *Args) withDefaults() *Args {
 }
 
 func (a *Args) validate() error {
-	var errs []error
-	if a.RootCADuration < time.Hour || a.LeafDuration < time.Hour || a.LeafDuration >= a.RootCADuration {
-		errs = append(errs, fmt.Errorf("durations: need 1h <= leaf (%s) < root CA (%s)", a.LeafDuration, a.RootCADuration))
+	var l fielderr.List
+	if a.RootCADuration < time.Hour {
+		l.Add(fielderr.ErrOutOfRange, "rootCADuration", "must be at least 1h, got %s", a.RootCADuration)
+	}
+	if a.LeafDuration < time.Hour || a.LeafDuration >= a.RootCADuration {
+		l.Add(fielderr.ErrOutOfRange, "leafDuration", "need 1h <= leaf (%s) < root CA (%s)", a.LeafDuration, a.RootCADuration)
 	}
 	if len(validation.IsDNS1123Label(a.Namespace)) > 0 {
-		errs = append(errs, fmt.Errorf("namespace: %q is not a DNS-1123 label", a.Namespace))
+		l.Add(fielderr.ErrInvalid, "namespace", "%q is not a DNS-1123 label", a.Namespace)
 	}
-	seen := map[string]bool{}
+	if a.Replicas < 1 {
+		l.Add(fielderr.ErrOutOfRange, "replicas", "must be at least 1, got %d", a.Replicas)
+	}
+	seen := map[string]int{}
 	for i, c := range a.Certificates {
+		p := fmt.Sprintf("certificates[%d]", i)
 		id := c.Namespace + "/" + c.Name
-		if len(validation.IsDNS1123Label(c.Name)) > 0 || len(validation.IsDNS1123Label(c.Namespace)) > 0 || c.SecretName == "" {
-			errs = append(errs, fmt.Errorf("certificates[%d]: name, namespace and secretName are required, got %q", i, id))
+		if len(validation.IsDNS1123Label(c.Name)) > 0 {
+			l.Add(fielderr.ErrInvalid, p+".name", "%q is not a DNS-1123 label", c.Name)
+		}
+		if len(validation.IsDNS1123Label(c.Namespace)) > 0 {
+			l.Add(fielderr.ErrInvalid, p+".namespace", "%q is not a DNS-1123 label", c.Namespace)
+		}
+		if len(validation.IsDNS1123Subdomain(c.SecretName)) > 0 {
+			l.Add(fielderr.ErrInvalid, p+".secretName", "%q is not a Secret name", c.SecretName)
 		}
 		if len(c.DNSNames) == 0 {
-			errs = append(errs, fmt.Errorf("certificates[%d] %s: at least one DNS name is required", i, id))
+			l.Add(fielderr.ErrRequired, p+".dnsNames", "at least one DNS name is required")
 		}
-		if seen[id] {
-			errs = append(errs, fmt.Errorf("certificates[%d]: %s defined twice", i, id))
+		if j, dup := seen[id]; dup {
+			l.Add(fielderr.ErrDuplicate, p, "%s is also certificates[%d]", id, j)
 		}
-		seen[id] = true
+		seen[id] = i
 	}
 	if a.IstioCSR && (a.MeshRootNamespace == "" || a.TrustDomain == "") {
-		errs = append(errs, errors.New("istioCSR: meshRootNamespace and trustDomain are required"))
+		l.Add(fielderr.ErrRequired, "istioCSR", "meshRootNamespace and trustDomain are required with istio-csr")
 	}
-	if a.Provider == nil {
-		errs = append(errs, errors.New("provider: required"))
-	}
-	return errors.Join(errs...)
+	component.RequireProvider(&l, a.Provider)
+	return l.Err()
 }
 
 // RenewBefore is a third of a certificate's lifetime: cert-manager renews
@@ -143,18 +159,12 @@ func RenewBefore(lifetime time.Duration) time.Duration { return lifetime / 3 }
 
 // New registers PrivateCA.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*PrivateCA, error) {
-	if args == nil {
-		return nil, errors.New("pki: args are required")
-	}
-	a := args.withDefaults()
-	if err := a.validate(); err != nil {
-		return nil, fmt.Errorf("pki %s: %w", name, err)
-	}
 	c := &PrivateCA{}
-	if err := ctx.RegisterComponentResource(Token, name, c, opts...); err != nil {
+	a, err := component.Begin(ctx, c, Token, name, args, (*Args).withDefaults, (*Args).validate, opts...)
+	if err != nil {
 		return nil, err
 	}
-	base := []pulumi.ResourceOption{pulumi.Parent(c), pulumi.Provider(a.Provider)}
+	base := component.Children(c, a.Provider)
 	ready := a.DependsOn
 	if a.Install {
 		chart, err := installCertManager(ctx, name, a, base)
@@ -167,18 +177,56 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		// readiness and the startupapicheck Job's completion included.
 		ready = slices.Concat(ready, []pulumi.Resource{chart})
 	}
-	afterReady := slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(ready)})
-
-	bootstrap, err := kobject.Register(ctx, name+"-bootstrap-issuer", kobject.Object{
-		APIVersion: apiVersion, Kind: "ClusterIssuer", Name: BootstrapIssuer,
-		Spec: cmv1.IssuerSpec{IssuerConfig: cmv1.IssuerConfig{SelfSigned: &cmv1.SelfSignedIssuer{}}},
-	}, afterReady...)
+	after := func(deps ...pulumi.Resource) []pulumi.ResourceOption {
+		return component.With(base, pulumi.DependsOn(slices.Concat(ready, deps)))
+	}
+	objs := Objects(a)
+	bootstrap, err := kobject.Register(ctx, name+"-bootstrap-issuer", kinds.ClusterIssuer, objs.Bootstrap, after()...)
 	if err != nil {
 		return nil, err
 	}
-	root, err := kobject.Register(ctx, name+"-root-ca", kobject.Object{
-		APIVersion: apiVersion, Kind: "Certificate", Name: RootCASecret, Namespace: a.Namespace,
-		Spec: cmv1.CertificateSpec{
+	root, err := kobject.Register(ctx, name+"-root-ca", kinds.Certificate, objs.Root, after(bootstrap)...)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := kobject.Register(ctx, name+"-ca-issuer", kinds.ClusterIssuer, objs.CA, after(root)...)
+	if err != nil {
+		return nil, err
+	}
+	for _, cert := range objs.Leaves {
+		if _, err := kobject.Register(ctx, fmt.Sprintf("%s-cert-%s-%s", name, cert.Namespace, cert.Name), kinds.Certificate, cert, after(ca)...); err != nil {
+			return nil, err
+		}
+	}
+	if a.IstioCSR {
+		csr, err := installIstioCSR(ctx, name, a, after(ca))
+		if err != nil {
+			return nil, fmt.Errorf("pki %s: %w", name, err)
+		}
+		c.MeshCA = []pulumi.Resource{csr}
+	}
+	c.CAIssuer = pulumi.String(CAIssuer).ToStringOutput()
+	if err := component.Finish(ctx, c, pulumi.Map{"caIssuer": c.CAIssuer, "certificates": pulumi.Int(len(objs.Leaves))}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Chain is the CA chain and leaf certificates as typed cert-manager objects.
+type Chain struct {
+	Bootstrap, CA kinds.Object[cmv1.IssuerSpec]
+	Root          kinds.Object[cmv1.CertificateSpec]
+	Leaves        []kinds.Object[cmv1.CertificateSpec]
+}
+
+// Objects is the chain a (defaulted, valid) Args asks for.
+func Objects(a *Args) Chain {
+	issuer := func(n string) cmmeta.IssuerReference {
+		return cmmeta.IssuerReference{Name: n, Kind: "ClusterIssuer", Group: "cert-manager.io"}
+	}
+	ch := Chain{
+		Bootstrap: kinds.ClusterIssuer.Of(BootstrapIssuer, "", nil, cmv1.IssuerSpec{IssuerConfig: cmv1.IssuerConfig{SelfSigned: &cmv1.SelfSignedIssuer{}}}),
+		Root: kinds.Certificate.Of(RootCASecret, a.Namespace, nil, cmv1.CertificateSpec{
 			IsCA:        true,
 			CommonName:  fmt.Sprintf("Bulwark %s root CA", a.Environment),
 			SecretName:  RootCASecret,
@@ -186,48 +234,23 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			RenewBefore: &k8smeta.Duration{Duration: RenewBefore(a.RootCADuration)},
 			PrivateKey:  ecdsaKey(),
 			Usages:      []cmv1.KeyUsage{cmv1.UsageCertSign, cmv1.UsageCRLSign, cmv1.UsageDigitalSignature},
-			IssuerRef:   cmmeta.IssuerReference{Name: BootstrapIssuer, Kind: "ClusterIssuer", Group: "cert-manager.io"},
-		},
-	}, slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(slices.Concat(ready, []pulumi.Resource{bootstrap}))})...)
-	if err != nil {
-		return nil, err
-	}
-	ca, err := kobject.Register(ctx, name+"-ca-issuer", kobject.Object{
-		APIVersion: apiVersion, Kind: "ClusterIssuer", Name: CAIssuer,
-		Spec: cmv1.IssuerSpec{IssuerConfig: cmv1.IssuerConfig{CA: &cmv1.CAIssuer{SecretName: RootCASecret}}},
-	}, slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(slices.Concat(ready, []pulumi.Resource{root}))})...)
-	if err != nil {
-		return nil, err
+			IssuerRef:   issuer(BootstrapIssuer),
+		}),
+		CA: kinds.ClusterIssuer.Of(CAIssuer, "", nil, cmv1.IssuerSpec{IssuerConfig: cmv1.IssuerConfig{CA: &cmv1.CAIssuer{SecretName: RootCASecret}}}),
 	}
 	for _, cert := range a.Certificates {
-		if _, err := kobject.Register(ctx, fmt.Sprintf("%s-cert-%s-%s", name, cert.Namespace, cert.Name), kobject.Object{
-			APIVersion: apiVersion, Kind: "Certificate", Name: cert.Name, Namespace: cert.Namespace,
-			Spec: cmv1.CertificateSpec{
-				CommonName:  cert.DNSNames[0],
-				DNSNames:    cert.DNSNames,
-				SecretName:  cert.SecretName,
-				Duration:    &k8smeta.Duration{Duration: a.LeafDuration},
-				RenewBefore: &k8smeta.Duration{Duration: RenewBefore(a.LeafDuration)},
-				PrivateKey:  ecdsaKey(),
-				Usages:      []cmv1.KeyUsage{cmv1.UsageServerAuth, cmv1.UsageDigitalSignature},
-				IssuerRef:   cmmeta.IssuerReference{Name: a.LeafIssuer, Kind: "ClusterIssuer", Group: "cert-manager.io"},
-			},
-		}, slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(slices.Concat(ready, []pulumi.Resource{ca}))})...); err != nil {
-			return nil, err
-		}
+		ch.Leaves = append(ch.Leaves, kinds.Certificate.Of(cert.Name, cert.Namespace, nil, cmv1.CertificateSpec{
+			CommonName:  cert.DNSNames[0],
+			DNSNames:    cert.DNSNames,
+			SecretName:  cert.SecretName,
+			Duration:    &k8smeta.Duration{Duration: a.LeafDuration},
+			RenewBefore: &k8smeta.Duration{Duration: RenewBefore(a.LeafDuration)},
+			PrivateKey:  ecdsaKey(),
+			Usages:      []cmv1.KeyUsage{cmv1.UsageServerAuth, cmv1.UsageDigitalSignature},
+			IssuerRef:   issuer(a.LeafIssuer),
+		}))
 	}
-	if a.IstioCSR {
-		csr, err := installIstioCSR(ctx, name, a, slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(slices.Concat(ready, []pulumi.Resource{ca}))}))
-		if err != nil {
-			return nil, fmt.Errorf("pki %s: %w", name, err)
-		}
-		c.MeshCA = []pulumi.Resource{csr}
-	}
-	c.CAIssuer = pulumi.String(CAIssuer).ToStringOutput()
-	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"caIssuer": c.CAIssuer}); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return ch
 }
 
 func ecdsaKey() *cmv1.CertificatePrivateKey {
@@ -262,7 +285,7 @@ func installCertManager(ctx *pulumi.Context, name string, a *Args, base []pulumi
 	v.PodDisruptionBudget.Enabled = a.Replicas > 1
 	v.Prometheus.Enabled = true
 	return kobject.InstallChart(ctx, name+"-cert-manager", kobject.Chart{Repo: ChartRepo, Name: ChartName, Version: ChartVersion},
-		a.Namespace, v, slices.Concat(base, []pulumi.ResourceOption{pulumi.DependsOn(a.DependsOn)})...)
+		a.Namespace, v, component.With(base, pulumi.DependsOn(a.DependsOn))...)
 }
 
 // istioCSRValues is the part of the istio-csr chart's values Bulwark sets.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/bulwark-platform/bulwark/internal/mocktest"
+	"github.com/bulwark-platform/bulwark/internal/testkit/mocktest"
 )
 
 func run(t *testing.T, mutate func(*Args)) (*mocktest.Mocks, error) {
@@ -107,10 +107,11 @@ func TestBadArgsRegisterNothing(t *testing.T) {
 		mutate func(*Args)
 		want   string
 	}{
-		{"leaf outliving the root", func(a *Args) { a.LeafDuration = 10 * time.Hour }, "durations"},
-		{"a certificate without names", func(a *Args) { a.Certificates[0].DNSNames = nil }, "at least one DNS name"},
-		{"a certificate twice", func(a *Args) { a.Certificates = append(a.Certificates, a.Certificates[0]) }, "defined twice"},
-		{"no provider", func(a *Args) { a.Provider = nil }, "provider: required"},
+		{"leaf outliving the root", func(a *Args) { a.LeafDuration = 10 * time.Hour }, "pki pki: leafDuration: need 1h <= leaf"},
+		{"a certificate without names", func(a *Args) { a.Certificates[0].DNSNames = nil }, "certificates[0].dnsNames: at least one DNS name"},
+		{"a certificate twice", func(a *Args) { a.Certificates = append(a.Certificates, a.Certificates[0]) }, "certificates[1]: edge/gw is also certificates[0]"},
+		{"a bad secret name", func(a *Args) { a.Certificates[0].SecretName = "GW_TLS" }, "certificates[0].secretName"},
+		{"no provider", func(a *Args) { a.Provider = nil }, "pki pki: provider: is required"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

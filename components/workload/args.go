@@ -6,15 +6,18 @@
 package workload
 
 import (
-	"errors"
-	"fmt"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"maps"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/bulwark-platform/bulwark/components/component"
+	"github.com/bulwark-platform/bulwark/internal/fielderr"
+	"github.com/bulwark-platform/bulwark/internal/naming"
 )
 
 // Token is the component's type token.
@@ -39,16 +42,22 @@ type Args struct {
 	ServiceAccount string
 	// AutomountServiceAccountToken mounts the Kubernetes API token; off by default.
 	AutomountServiceAccountToken bool
-	// Image is the container image reference.
+	// Image is the container image reference (a tag, or pinned by digest:
+	// repo@sha256:... or repo:tag@sha256:...).
 	Image string
 	// Port is the HTTP port; MetricsPort serves /metrics.
 	Port, MetricsPort int
-	// Replicas is the initial and minimum replica count; default 1.
+	// Replicas is the initial replica count (the HPA owns it afterwards); default 1.
 	Replicas int
 	// Resources are the container's requests and limits.
 	Resources Resources
+	// TmpSize bounds the /tmp scratch volume; default 64Mi.
+	TmpSize string
 	// Autoscaling bounds the HPA; MinReplicas defaults to Replicas.
 	Autoscaling Autoscaling
+	// DisruptionBudget is the PDB: exactly one of MinAvailable and
+	// MaxUnavailable; default MaxUnavailable 1.
+	DisruptionBudget DisruptionBudget
 	// VPAMode is the VPA update mode; default "Off" (recommendations only).
 	VPAMode string
 	// TerminationGracePeriodSeconds default 30; PreStopSleepSeconds default 5.
@@ -67,10 +76,11 @@ type Args struct {
 	Provider pulumi.ProviderResource
 }
 
-// Resources are CPU and memory requests and limits as quantities.
+// Resources are CPU, memory and ephemeral-storage requests and limits as
+// quantities.
 type Resources struct {
-	RequestsCPU, RequestsMemory string
-	LimitsCPU, LimitsMemory     string
+	RequestsCPU, RequestsMemory, RequestsEphemeralStorage string
+	LimitsCPU, LimitsMemory, LimitsEphemeralStorage       string
 }
 
 // Autoscaling bounds the HorizontalPodAutoscaler.
@@ -79,11 +89,18 @@ type Autoscaling struct {
 	TargetCPUUtilization, TargetMemoryUtilization int
 }
 
+// DisruptionBudget is the PodDisruptionBudget's one bound.
+type DisruptionBudget struct {
+	MinAvailable, MaxUnavailable int
+}
+
 var (
 	envName  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	digestRe = regexp.MustCompile(`@sha256:[0-9a-f]{64}$`)
 	vpaModes = []string{"Off", "Initial", "Recreate", "InPlaceOrRecreate"}
 )
 
+// withDefaults fills only the fields left unset.
 func (a *Args) withDefaults() *Args {
 	out := *a
 	out.Env = maps.Clone(a.Env)
@@ -101,8 +118,18 @@ func (a *Args) withDefaults() *Args {
 	if out.Replicas == 0 {
 		out.Replicas = 1
 	}
-	if out.Resources == (Resources{}) {
-		out.Resources = Resources{RequestsCPU: "100m", RequestsMemory: "128Mi", LimitsCPU: "500m", LimitsMemory: "256Mi"}
+	r := &out.Resources
+	for _, f := range []struct {
+		field *string
+		value string
+	}{
+		{&r.RequestsCPU, "100m"}, {&r.RequestsMemory, "128Mi"}, {&r.RequestsEphemeralStorage, "128Mi"},
+		{&r.LimitsCPU, "500m"}, {&r.LimitsMemory, "256Mi"}, {&r.LimitsEphemeralStorage, "256Mi"},
+		{&out.TmpSize, "64Mi"}, {&out.VPAMode, "Off"}, {&out.TopologySpread, "ScheduleAnyway"},
+	} {
+		if *f.field == "" {
+			*f.field = f.value
+		}
 	}
 	if out.Autoscaling.MinReplicas == 0 {
 		out.Autoscaling.MinReplicas = out.Replicas
@@ -116,8 +143,8 @@ func (a *Args) withDefaults() *Args {
 	if out.Autoscaling.TargetMemoryUtilization == 0 {
 		out.Autoscaling.TargetMemoryUtilization = 80
 	}
-	if out.VPAMode == "" {
-		out.VPAMode = "Off"
+	if out.DisruptionBudget == (DisruptionBudget{}) {
+		out.DisruptionBudget.MaxUnavailable = 1
 	}
 	if out.TerminationGracePeriodSeconds == 0 {
 		out.TerminationGracePeriodSeconds = 30
@@ -125,88 +152,110 @@ func (a *Args) withDefaults() *Args {
 	if out.PreStopSleepSeconds == 0 {
 		out.PreStopSleepSeconds = 5
 	}
-	if out.TopologySpread == "" {
-		out.TopologySpread = "ScheduleAnyway"
-	}
 	return &out
 }
 
 func (a *Args) validate() error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
-	}
+	var l fielderr.List
 	if len(validation.IsDNS1123Label(a.Name)) > 0 {
-		bad("name", "%q is not a DNS-1123 label", a.Name)
+		l.Add(fielderr.ErrInvalid, "name", "%q is not a DNS-1123 label", a.Name)
 	}
 	if a.Namespace == nil {
-		bad("namespace", "required")
+		l.Add(fielderr.ErrRequired, "namespace", "is required")
 	}
 	if len(validation.IsDNS1123Label(a.ServiceAccount)) > 0 {
-		bad("serviceAccount", "%q is not a DNS-1123 label", a.ServiceAccount)
+		l.Add(fielderr.ErrInvalid, "serviceAccount", "%q is not a DNS-1123 label", a.ServiceAccount)
 	}
-	if a.Image == "" {
-		bad("image", "required")
+	if strings.TrimSpace(a.Image) == "" || strings.ContainsAny(a.Image, " \t\n") {
+		l.Add(fielderr.ErrInvalid, "image", "must be a container image reference, got %q", a.Image)
 	}
 	for _, p := range []struct {
 		field string
 		v     int
 	}{{"port", a.Port}, {"metricsPort", a.MetricsPort}} {
 		if p.v < 1 || p.v > 65535 {
-			bad(p.field, "must be between 1 and 65535, got %d", p.v)
+			l.Add(fielderr.ErrOutOfRange, p.field, "must be between 1 and 65535, got %d", p.v)
 		}
 	}
 	if a.Port == a.MetricsPort {
-		bad("metricsPort", "must differ from port %d", a.Port)
+		l.Add(fielderr.ErrConflict, "metricsPort", "must differ from port %d", a.Port)
 	}
 	if a.Replicas < 1 {
-		bad("replicas", "must be at least 1, got %d", a.Replicas)
+		l.Add(fielderr.ErrOutOfRange, "replicas", "must be at least 1, got %d", a.Replicas)
 	}
+	r := a.Resources
 	quantities := map[string]string{
-		"resources.requestsCPU": a.Resources.RequestsCPU, "resources.requestsMemory": a.Resources.RequestsMemory,
-		"resources.limitsCPU": a.Resources.LimitsCPU, "resources.limitsMemory": a.Resources.LimitsMemory,
+		"resources.requestsCPU": r.RequestsCPU, "resources.requestsMemory": r.RequestsMemory, "resources.requestsEphemeralStorage": r.RequestsEphemeralStorage,
+		"resources.limitsCPU": r.LimitsCPU, "resources.limitsMemory": r.LimitsMemory, "resources.limitsEphemeralStorage": r.LimitsEphemeralStorage,
+		"tmpSize": a.TmpSize,
 	}
+	parsed := map[string]resource.Quantity{}
 	for _, field := range slices.Sorted(maps.Keys(quantities)) {
-		if q, err := resource.ParseQuantity(quantities[field]); err != nil || q.Sign() <= 0 {
-			bad(field, "%q is not a positive Kubernetes quantity", quantities[field])
+		q, err := resource.ParseQuantity(quantities[field])
+		if err != nil || q.Sign() <= 0 {
+			l.Add(fielderr.ErrInvalid, field, "%q is not a positive Kubernetes quantity", quantities[field])
+			continue
+		}
+		parsed[field] = q
+	}
+	for _, pair := range [][2]string{{"CPU", "cpu"}, {"Memory", "memory"}, {"EphemeralStorage", "ephemeral storage"}} {
+		req, okReq := parsed["resources.requests"+pair[0]]
+		lim, okLim := parsed["resources.limits"+pair[0]]
+		if okReq && okLim && req.Cmp(lim) > 0 {
+			l.Add(fielderr.ErrConflict, "resources.requests"+pair[0], "the %s request exceeds its limit", pair[1])
+		}
+	}
+	if tmp, ok := parsed["tmpSize"]; ok {
+		if lim, ok := parsed["resources.limitsEphemeralStorage"]; ok && lim.Cmp(tmp) <= 0 {
+			l.Add(fielderr.ErrConflict, "resources.limitsEphemeralStorage", "must exceed tmpSize %s: the /tmp volume counts against it", a.TmpSize)
 		}
 	}
 	s := a.Autoscaling
 	if s.MinReplicas < 1 || s.MaxReplicas < s.MinReplicas {
-		bad("autoscaling", "need 1 <= minReplicas (%d) <= maxReplicas (%d)", s.MinReplicas, s.MaxReplicas)
+		l.Add(fielderr.ErrOutOfRange, "autoscaling", "need 1 <= minReplicas (%d) <= maxReplicas (%d)", s.MinReplicas, s.MaxReplicas)
 	}
 	if a.Replicas < s.MinReplicas || a.Replicas > s.MaxReplicas {
-		bad("replicas", "%d lies outside the autoscaling bounds [%d, %d]", a.Replicas, s.MinReplicas, s.MaxReplicas)
+		l.Add(fielderr.ErrConflict, "replicas", "%d lies outside the autoscaling bounds [%d, %d]", a.Replicas, s.MinReplicas, s.MaxReplicas)
 	}
 	if s.TargetCPUUtilization < 1 || s.TargetCPUUtilization > 100 || s.TargetMemoryUtilization < 1 || s.TargetMemoryUtilization > 100 {
-		bad("autoscaling", "utilization targets must be percentages, got cpu %d and memory %d", s.TargetCPUUtilization, s.TargetMemoryUtilization)
+		l.Add(fielderr.ErrOutOfRange, "autoscaling", "utilization targets must be percentages, got cpu %d and memory %d", s.TargetCPUUtilization, s.TargetMemoryUtilization)
+	}
+	d := a.DisruptionBudget
+	switch {
+	case (d.MinAvailable > 0) == (d.MaxUnavailable > 0) || d.MinAvailable < 0 || d.MaxUnavailable < 0:
+		l.Add(fielderr.ErrConflict, "disruptionBudget", "set exactly one of minAvailable and maxUnavailable, got %d and %d", d.MinAvailable, d.MaxUnavailable)
+	case d.MinAvailable >= a.Replicas:
+		l.Add(fielderr.ErrConflict, "disruptionBudget.minAvailable", "%d must be below replicas (%d), or no node could be drained", d.MinAvailable, a.Replicas)
 	}
 	if !slices.Contains(vpaModes, a.VPAMode) {
-		bad("vpaMode", "%q is not one of %v", a.VPAMode, vpaModes)
+		l.Add(fielderr.ErrUnsupported, "vpaMode", "%q is not one of %v", a.VPAMode, vpaModes)
 	}
 	if a.PreStopSleepSeconds < 0 || a.PreStopSleepSeconds >= a.TerminationGracePeriodSeconds {
-		bad("preStopSleepSeconds", "must be at least 0 and below terminationGracePeriodSeconds (%d), got %d", a.TerminationGracePeriodSeconds, a.PreStopSleepSeconds)
+		l.Add(fielderr.ErrOutOfRange, "preStopSleepSeconds", "must be at least 0 and below terminationGracePeriodSeconds (%d), got %d", a.TerminationGracePeriodSeconds, a.PreStopSleepSeconds)
 	}
 	if a.TopologySpread != "ScheduleAnyway" && a.TopologySpread != "DoNotSchedule" {
-		bad("topologySpread", "%q is not ScheduleAnyway or DoNotSchedule", a.TopologySpread)
+		l.Add(fielderr.ErrUnsupported, "topologySpread", "%q is not ScheduleAnyway or DoNotSchedule", a.TopologySpread)
 	}
-	for k := range a.Env {
+	for _, k := range slices.Sorted(maps.Keys(a.Env)) {
 		if !envName.MatchString(k) {
-			bad("env."+k, "not a valid environment variable name")
+			l.Add(fielderr.ErrInvalid, "env."+k, "not a valid environment variable name")
 		}
 	}
-	if a.Provider == nil {
-		bad("provider", "required (components never use an ambient kubeconfig)")
+	for _, k := range slices.Sorted(maps.Keys(a.Labels)) {
+		if slices.Contains([]string{naming.NameLabel, naming.InstanceLabel}, k) {
+			l.Add(fielderr.ErrForbidden, "labels."+k, "is the selector label, set from name")
+		}
 	}
-	return errors.Join(errs...)
+	component.RequireProvider(&l, a.Provider)
+	return l.Err()
 }
 
-// disruptionBudget returns the PDB's minAvailable or maxUnavailable: with
-// two or more replicas keep all but one up; a single replica may go (a
-// minAvailable of 1 would block every node drain).
-func disruptionBudget(replicas int) (minAvailable, maxUnavailable int) {
-	if replicas >= 2 {
-		return replicas - 1, 0
+// PullPolicy is Always for images referenced by tag (a tag can move, and
+// Always re-checks the pull credentials of every new pod) and IfNotPresent
+// for images pinned by digest, which can't change.
+func PullPolicy(image string) string {
+	if digestRe.MatchString(image) {
+		return "IfNotPresent"
 	}
-	return 0, 1
+	return "Always"
 }

@@ -1,20 +1,26 @@
 package workload
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	autoscalingv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/autoscaling/v2"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	k8scorev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
+
+	"github.com/bulwark-platform/bulwark/components/component"
+	"github.com/bulwark-platform/bulwark/components/kobject"
+	"github.com/bulwark-platform/bulwark/internal/kinds"
+	"github.com/bulwark-platform/bulwark/internal/naming"
 )
 
 // ServiceDeployment is one platform service and everything that keeps it
@@ -33,21 +39,15 @@ type ServiceDeployment struct {
 
 // New registers a ServiceDeployment.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*ServiceDeployment, error) {
-	if args == nil {
-		return nil, errors.New("workload: args are required")
-	}
-	a := args.withDefaults()
-	if err := a.validate(); err != nil {
-		return nil, fmt.Errorf("workload %s: %w", name, err)
-	}
 	c := &ServiceDeployment{}
-	if err := ctx.RegisterComponentResource(Token, name, c, opts...); err != nil {
+	a, err := component.Begin(ctx, c, Token, name, args, (*Args).withDefaults, (*Args).validate, opts...)
+	if err != nil {
 		return nil, err
 	}
 	if err := c.build(ctx, name, a); err != nil {
 		return nil, fmt.Errorf("workload %s: %w", name, err)
 	}
-	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+	if err := component.Finish(ctx, c, pulumi.Map{
 		"namespace": c.Namespace, "deployment": c.Deployment, "service": c.Service,
 		"serviceAccount": c.ServiceAccount, "pdb": c.PDB, "hpa": c.HPA, "vpa": c.VPA,
 	}); err != nil {
@@ -57,15 +57,15 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 }
 
 func (c *ServiceDeployment) build(ctx *pulumi.Context, name string, a *Args) error {
-	child := []pulumi.ResourceOption{pulumi.Parent(c), pulumi.Provider(a.Provider)}
-	selector := SelectorLabels(a.Name)
+	child := component.Children(c, a.Provider)
+	selector := naming.SelectorLabels(a.Name)
 	labels := maps.Clone(a.Labels)
 	if labels == nil {
 		labels = map[string]string{}
 	}
 	maps.Copy(labels, selector)
-	labels["app.kubernetes.io/part-of"] = "bulwark"
-	labels["app.kubernetes.io/managed-by"] = "pulumi"
+	labels[naming.PartOfLabel] = naming.PartOf
+	labels[naming.ManagedByLabel] = "pulumi"
 	meta := func(n string) *metav1.ObjectMetaArgs {
 		return &metav1.ObjectMetaArgs{Name: pulumi.String(n), Namespace: a.Namespace, Labels: pulumi.ToStringMap(labels)}
 	}
@@ -96,9 +96,12 @@ func (c *ServiceDeployment) build(ctx *pulumi.Context, name string, a *Args) err
 				Spec:     podSpec(a, sa.Metadata.Name().Elem(), selector),
 			},
 		},
-	}, append(child,
-		// The HPA owns the replica count once the Deployment exists; a
-		// later `up` must not reset what it scaled to.
+	}, component.With(child,
+		// Replicas is the initial count, so the first rollout already has
+		// the PDB's and HPA's minimum; from then on the HPA owns the count
+		// and a later `up` must not reset what it scaled to (kube-score's
+		// "no replicas under an HPA" is ignored for this reason:
+		// tests/stack/kube-score-ignores.yaml).
 		pulumi.IgnoreChanges([]string{"spec.replicas"}))...)
 	if err != nil {
 		return fmt.Errorf("deployment: %w", err)
@@ -114,20 +117,19 @@ func (c *ServiceDeployment) build(ctx *pulumi.Context, name string, a *Args) err
 				&corev1.ServicePortArgs{Name: pulumi.String("http-metrics"), Port: pulumi.Int(a.MetricsPort), TargetPort: pulumi.String("metrics"), AppProtocol: pulumi.String("http")},
 			},
 		},
-	}, append(child, pulumi.DependsOn([]pulumi.Resource{deploy}))...)
+	}, component.With(child, pulumi.DependsOn([]pulumi.Resource{deploy}))...)
 	if err != nil {
 		return fmt.Errorf("service: %w", err)
 	}
 
-	minAvailable, maxUnavailable := disruptionBudget(a.Replicas)
 	pdbSpec := &policyv1.PodDisruptionBudgetSpecArgs{
 		Selector:                   &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(selector)},
 		UnhealthyPodEvictionPolicy: pulumi.String("AlwaysAllow"),
 	}
-	if minAvailable > 0 {
-		pdbSpec.MinAvailable = pulumi.Int(minAvailable)
+	if d := a.DisruptionBudget; d.MinAvailable > 0 {
+		pdbSpec.MinAvailable = pulumi.Int(d.MinAvailable)
 	} else {
-		pdbSpec.MaxUnavailable = pulumi.Int(maxUnavailable)
+		pdbSpec.MaxUnavailable = pulumi.Int(d.MaxUnavailable)
 	}
 	pdb, err := policyv1.NewPodDisruptionBudget(ctx, name+"-pdb", &policyv1.PodDisruptionBudgetArgs{
 		Metadata: meta(a.Name), Spec: pdbSpec,
@@ -144,16 +146,13 @@ func (c *ServiceDeployment) build(ctx *pulumi.Context, name string, a *Args) err
 		return fmt.Errorf("horizontal pod autoscaler: %w", err)
 	}
 
-	vpaFields, err := vpaSpec(a)
+	vpaSpec, err := VPASpec(a)
 	if err != nil {
 		return err
 	}
-	vpa, err := apiextensions.NewCustomResource(ctx, name+"-vpa", &apiextensions.CustomResourceArgs{
-		ApiVersion:  pulumi.String("autoscaling.k8s.io/v1"),
-		Kind:        pulumi.String("VerticalPodAutoscaler"),
-		Metadata:    meta(a.Name),
-		OtherFields: vpaFields,
-	}, append(child, pulumi.DependsOn([]pulumi.Resource{deploy}))...)
+	vpa, err := kobject.RegisterIn(ctx, name+"-vpa", kinds.VerticalPodAutoscaler,
+		kinds.VerticalPodAutoscaler.Of(a.Name, "", labels, vpaSpec), a.Namespace,
+		component.With(child, pulumi.DependsOn([]pulumi.Resource{deploy}))...)
 	if err != nil {
 		return fmt.Errorf("vertical pod autoscaler: %w", err)
 	}
@@ -174,15 +173,6 @@ func podAnnotations(m map[string]string) pulumi.StringMapInput {
 		return nil
 	}
 	return pulumi.ToStringMap(m)
-}
-
-// SelectorLabels are the labels that select a service's pods: its
-// Deployment, Service, PDB and every network policy use exactly these.
-func SelectorLabels(name string) map[string]string {
-	return map[string]string{
-		"app.kubernetes.io/name":     name,
-		"app.kubernetes.io/instance": name,
-	}
 }
 
 func podSpec(a *Args, serviceAccount pulumi.StringInput, selector map[string]string) *corev1.PodSpecArgs {
@@ -231,15 +221,21 @@ func podSpec(a *Args, serviceAccount pulumi.StringInput, selector map[string]str
 		Containers: corev1.ContainerArray{&corev1.ContainerArgs{
 			Name:            pulumi.String(a.Name),
 			Image:           pulumi.String(a.Image),
-			ImagePullPolicy: pulumi.String("IfNotPresent"),
+			ImagePullPolicy: pulumi.String(PullPolicy(a.Image)),
 			Ports: corev1.ContainerPortArray{
 				&corev1.ContainerPortArgs{Name: pulumi.String("http"), ContainerPort: pulumi.Int(a.Port), Protocol: pulumi.String("TCP")},
 				&corev1.ContainerPortArgs{Name: pulumi.String("metrics"), ContainerPort: pulumi.Int(a.MetricsPort), Protocol: pulumi.String("TCP")},
 			},
 			Env: env,
 			Resources: &corev1.ResourceRequirementsArgs{
-				Requests: pulumi.StringMap{"cpu": pulumi.String(a.Resources.RequestsCPU), "memory": pulumi.String(a.Resources.RequestsMemory)},
-				Limits:   pulumi.StringMap{"cpu": pulumi.String(a.Resources.LimitsCPU), "memory": pulumi.String(a.Resources.LimitsMemory)},
+				Requests: pulumi.StringMap{
+					"cpu": pulumi.String(a.Resources.RequestsCPU), "memory": pulumi.String(a.Resources.RequestsMemory),
+					"ephemeral-storage": pulumi.String(a.Resources.RequestsEphemeralStorage),
+				},
+				Limits: pulumi.StringMap{
+					"cpu": pulumi.String(a.Resources.LimitsCPU), "memory": pulumi.String(a.Resources.LimitsMemory),
+					"ephemeral-storage": pulumi.String(a.Resources.LimitsEphemeralStorage),
+				},
 			},
 			// The startup probe holds liveness off while migrations run
 			// (up to 60 s); readiness fails fast so draining pods leave the
@@ -267,7 +263,9 @@ func podSpec(a *Args, serviceAccount pulumi.StringInput, selector map[string]str
 		}},
 		Volumes: corev1.VolumeArray{
 			// A read-only root filesystem still needs a scratch directory.
-			&corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("64Mi")}},
+			// Its size counts against the ephemeral-storage limit, which
+			// validation keeps above it.
+			&corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String(a.TmpSize)}},
 		},
 	}
 }
@@ -317,51 +315,28 @@ func hpaSpec(a *Args, deployment pulumi.StringInput) *autoscalingv2.HorizontalPo
 	}
 }
 
-// vpaObject is the part of autoscaling.k8s.io/v1 VerticalPodAutoscaler that
-// Bulwark sets, typed so a misspelt field is a compile error.
-type vpaObject struct {
-	Spec struct {
-		TargetRef struct {
-			APIVersion string `json:"apiVersion"`
-			Kind       string `json:"kind"`
-			Name       string `json:"name"`
-		} `json:"targetRef"`
-		UpdatePolicy struct {
-			UpdateMode string `json:"updateMode"`
-		} `json:"updatePolicy"`
-		ResourcePolicy struct {
-			ContainerPolicies []vpaContainerPolicy `json:"containerPolicies"`
-		} `json:"resourcePolicy"`
-	} `json:"spec"`
-}
-
-type vpaContainerPolicy struct {
-	ContainerName       string            `json:"containerName"`
-	ControlledResources []string          `json:"controlledResources"`
-	MinAllowed          map[string]string `json:"minAllowed"`
-	MaxAllowed          map[string]string `json:"maxAllowed"`
-}
-
-// vpaSpec recommends between the configured requests and limits, so that a
-// VPA switched from "Off" to an active mode can't size a pod beyond what the
-// environment budgets.
-func vpaSpec(a *Args) (map[string]any, error) {
-	var v vpaObject
-	v.Spec.TargetRef.APIVersion, v.Spec.TargetRef.Kind, v.Spec.TargetRef.Name = "apps/v1", "Deployment", a.Name
-	v.Spec.UpdatePolicy.UpdateMode = a.VPAMode
-	v.Spec.ResourcePolicy.ContainerPolicies = []vpaContainerPolicy{{
-		ContainerName:       a.Name,
-		ControlledResources: []string{"cpu", "memory"},
-		MinAllowed:          map[string]string{"cpu": a.Resources.RequestsCPU, "memory": a.Resources.RequestsMemory},
-		MaxAllowed:          map[string]string{"cpu": a.Resources.LimitsCPU, "memory": a.Resources.LimitsMemory},
-	}}
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("vertical pod autoscaler: %w", err)
+// VPASpec recommends between the configured requests and limits, so that
+// a VPA switched from "Off" to an active mode can't size a pod beyond what
+// the environment budgets.
+func VPASpec(a *Args) (vpav1.VerticalPodAutoscalerSpec, error) {
+	mode := vpav1.UpdateMode(a.VPAMode)
+	controlled := []k8scorev1.ResourceName{k8scorev1.ResourceCPU, k8scorev1.ResourceMemory}
+	q := map[string]resource.Quantity{}
+	for _, v := range []string{a.Resources.RequestsCPU, a.Resources.RequestsMemory, a.Resources.LimitsCPU, a.Resources.LimitsMemory} {
+		parsed, err := resource.ParseQuantity(v)
+		if err != nil {
+			return vpav1.VerticalPodAutoscalerSpec{}, fmt.Errorf("vertical pod autoscaler: %q: %w", v, err)
+		}
+		q[v] = parsed
 	}
-	var out map[string]any
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, fmt.Errorf("vertical pod autoscaler: %w", err)
-	}
-	return out, nil
+	return vpav1.VerticalPodAutoscalerSpec{
+		TargetRef:    &autoscalingv1.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: a.Name},
+		UpdatePolicy: &vpav1.PodUpdatePolicy{UpdateMode: &mode},
+		ResourcePolicy: &vpav1.PodResourcePolicy{ContainerPolicies: []vpav1.ContainerResourcePolicy{{
+			ContainerName:       a.Name,
+			ControlledResources: &controlled,
+			MinAllowed:          k8scorev1.ResourceList{k8scorev1.ResourceCPU: q[a.Resources.RequestsCPU], k8scorev1.ResourceMemory: q[a.Resources.RequestsMemory]},
+			MaxAllowed:          k8scorev1.ResourceList{k8scorev1.ResourceCPU: q[a.Resources.LimitsCPU], k8scorev1.ResourceMemory: q[a.Resources.LimitsMemory]},
+		}}},
+	}, nil
 }

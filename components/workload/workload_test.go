@@ -1,12 +1,14 @@
 package workload
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/bulwark-platform/bulwark/internal/mocktest"
+	"github.com/bulwark-platform/bulwark/internal/fielderr"
+	"github.com/bulwark-platform/bulwark/internal/testkit/mocktest"
 )
 
 // deploy registers one ServiceDeployment under mocks with args adjusted by mutate.
@@ -123,18 +125,21 @@ func TestAutomountOnlyWhenAsked(t *testing.T) {
 	}
 }
 
-func TestDisruptionBudgetFollowsReplicas(t *testing.T) {
+func TestDisruptionBudgetIsTheConfiguredBound(t *testing.T) {
 	tests := []struct {
 		replicas                     int
+		budget                       DisruptionBudget
 		wantMinAvailable, wantMaxUna any
 	}{
-		{1, nil, 1.0},
-		{2, 1.0, nil},
-		{3, 2.0, nil},
-		{5, 4.0, nil},
+		{1, DisruptionBudget{}, nil, 1.0}, // the default: one pod may go
+		{2, DisruptionBudget{MinAvailable: 1}, 1.0, nil},
+		{3, DisruptionBudget{MinAvailable: 2}, 2.0, nil},
+		{5, DisruptionBudget{MaxUnavailable: 2}, nil, 2.0},
 	}
 	for _, tc := range tests {
-		m := deploy(t, func(a *Args) { a.Replicas = tc.replicas; a.Autoscaling.MinReplicas = tc.replicas })
+		m := deploy(t, func(a *Args) {
+			a.Replicas, a.Autoscaling.MinReplicas, a.DisruptionBudget = tc.replicas, tc.replicas, tc.budget
+		})
 		pdb := one(t, m, "kubernetes:policy/v1:PodDisruptionBudget")
 		if got := mocktest.Get(pdb.Inputs, "spec", "minAvailable"); got != tc.wantMinAvailable {
 			t.Errorf("replicas %d: minAvailable %v, want %v", tc.replicas, got, tc.wantMinAvailable)
@@ -175,17 +180,21 @@ func TestInvalidArgsRegisterNothing(t *testing.T) {
 		name   string
 		mutate func(*Args)
 		want   string
+		kind   error
 	}{
-		{"a bad name", func(a *Args) { a.Name = "Order" }, "name:"},
-		{"no image", func(a *Args) { a.Image = "" }, "image: required"},
-		{"zero replicas below the autoscaler", func(a *Args) { a.Replicas = 2; a.Autoscaling.MinReplicas = 3 }, "replicas: 2 lies outside"},
-		{"a bad quantity", func(a *Args) {
-			a.Resources = Resources{RequestsCPU: "x", RequestsMemory: "1Mi", LimitsCPU: "1", LimitsMemory: "1Mi"}
-		}, "resources.requestsCPU"},
-		{"an unknown VPA mode", func(a *Args) { a.VPAMode = "Auto" }, "vpaMode"},
-		{"preStop as long as the grace period", func(a *Args) { a.PreStopSleepSeconds = 30 }, "preStopSleepSeconds"},
-		{"no provider", func(a *Args) { a.Provider = nil }, "provider: required"},
-		{"no namespace", func(a *Args) { a.Namespace = nil }, "namespace: required"},
+		{"a bad name", func(a *Args) { a.Name = "Order" }, "workload order: name:", fielderr.ErrInvalid},
+		{"no image", func(a *Args) { a.Image = "" }, "workload order: image: must be a container image reference", fielderr.ErrInvalid},
+		{"zero replicas below the autoscaler", func(a *Args) { a.Replicas = 2; a.Autoscaling.MinReplicas = 3 }, "replicas: 2 lies outside", fielderr.ErrConflict},
+		{"a bad quantity", func(a *Args) { a.Resources.RequestsCPU = "x" }, "resources.requestsCPU", fielderr.ErrInvalid},
+		{"a request above its limit", func(a *Args) { a.Resources.RequestsEphemeralStorage = "1Gi" }, "resources.requestsEphemeralStorage: the ephemeral storage request exceeds its limit", fielderr.ErrConflict},
+		{"/tmp as large as the ephemeral-storage limit", func(a *Args) { a.TmpSize = "256Mi" }, "resources.limitsEphemeralStorage: must exceed tmpSize 256Mi", fielderr.ErrConflict},
+		{"a PDB that blocks every drain", func(a *Args) { a.DisruptionBudget = DisruptionBudget{MinAvailable: 3} }, "disruptionBudget.minAvailable: 3 must be below replicas (3)", fielderr.ErrConflict},
+		{"both PDB bounds", func(a *Args) { a.DisruptionBudget = DisruptionBudget{MinAvailable: 1, MaxUnavailable: 1} }, "disruptionBudget: set exactly one", fielderr.ErrConflict},
+		{"an unknown VPA mode", func(a *Args) { a.VPAMode = "Auto" }, "vpaMode", fielderr.ErrUnsupported},
+		{"preStop as long as the grace period", func(a *Args) { a.PreStopSleepSeconds = 30 }, "preStopSleepSeconds", fielderr.ErrOutOfRange},
+		{"a selector label", func(a *Args) { a.Labels = map[string]string{"app.kubernetes.io/name": "x"} }, "labels.app.kubernetes.io/name", fielderr.ErrForbidden},
+		{"no provider", func(a *Args) { a.Provider = nil }, "provider: is required", fielderr.ErrRequired},
+		{"no namespace", func(a *Args) { a.Namespace = nil }, "namespace: is required", fielderr.ErrRequired},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,8 +204,8 @@ func TestInvalidArgsRegisterNothing(t *testing.T) {
 				_, err := New(ctx, "order", a)
 				return err
 			})
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, tc.kind) {
+				t.Fatalf("error %v, want one containing %q (%v)", err, tc.want, tc.kind)
 			}
 			for _, r := range m.All() {
 				if r.Type != "pulumi:providers:kubernetes" {
@@ -205,4 +214,48 @@ func TestInvalidArgsRegisterNothing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Images referenced by tag are pulled Always (a tag can move; Always also
+// re-checks the pod's pull credentials); images pinned by digest can't
+// change, so IfNotPresent.
+func TestPullPolicyFollowsHowTheImageIsReferenced(t *testing.T) {
+	digest := "@sha256:" + strings.Repeat("ab", 32)
+	for image, want := range map[string]string{
+		"ghcr.io/x/order:0.1.0":          "Always",
+		"ghcr.io/x/order":                "Always",
+		"ghcr.io/x/order:0.1.0" + digest: "IfNotPresent",
+		"ghcr.io/x/order" + digest:       "IfNotPresent",
+		"ghcr.io/x/order@sha256:short":   "Always",
+	} {
+		m := deploy(t, func(a *Args) { a.Image = image })
+		d := one(t, m, "kubernetes:apps/v1:Deployment")
+		c := containers(d)[0]
+		if c["imagePullPolicy"] != want || c["image"] != image {
+			t.Errorf("%s: pull policy %v, want %s", image, c["imagePullPolicy"], want)
+		}
+	}
+}
+
+// Every container requests and limits ephemeral storage, and /tmp is
+// bounded below that limit.
+func TestEphemeralStorageIsRequestedLimitedAndBounded(t *testing.T) {
+	m := deploy(t, nil)
+	d := one(t, m, "kubernetes:apps/v1:Deployment")
+	c := containers(d)[0]
+	if mocktest.Dig(c, "resources", "requests", "ephemeral-storage") != "128Mi" || mocktest.Dig(c, "resources", "limits", "ephemeral-storage") != "256Mi" {
+		t.Errorf("ephemeral storage %v", c["resources"])
+	}
+	vols := mocktest.Get(d.Inputs, "spec", "template", "spec", "volumes").([]any)
+	if mocktest.Dig(vols[0], "emptyDir", "sizeLimit") != "64Mi" {
+		t.Errorf("/tmp volume %v", vols[0])
+	}
+}
+
+func containers(d mocktest.Resource) []map[string]any {
+	var out []map[string]any
+	for _, c := range mocktest.Get(d.Inputs, "spec", "template", "spec", "containers").([]any) {
+		out = append(out, c.(map[string]any))
+	}
+	return out
 }

@@ -8,7 +8,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"maps"
 	"net"
 	"net/url"
@@ -20,8 +19,11 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/bulwark-platform/bulwark/infra/graph"
+	"github.com/bulwark-platform/bulwark/internal/fielderr"
+	"github.com/bulwark-platform/bulwark/internal/naming"
 )
 
 // Namespace is the Pulumi configuration namespace of the project.
@@ -58,10 +60,10 @@ type Config struct {
 
 // Certificates configures the private CA chain and leaf certificates.
 type Certificates struct {
-	// RootCADuration and LeafDuration are Go durations ("43800h");
-	// renewal starts when a third of the lifetime is left.
-	RootCADuration string `json:"rootCADuration"`
-	LeafDuration   string `json:"leafDuration"`
+	// RootCADuration and LeafDuration are written as Go durations
+	// ("43800h"); renewal starts when a third of the lifetime is left.
+	RootCADuration time.Duration `json:"rootCADuration"`
+	LeafDuration   time.Duration `json:"leafDuration"`
 	// Issuer signs the leaf certificates: "bulwark-ca" (the private CA) or
 	// one of ExternalIssuers.
 	Issuer string `json:"issuer"`
@@ -118,6 +120,19 @@ type Workloads struct {
 	TerminationGracePeriodSeconds int         `json:"terminationGracePeriodSeconds"`
 	PreStopSleepSeconds           int         `json:"preStopSleepSeconds"`
 	TopologySpread                string      `json:"topologySpread"`
+	// DisruptionBudget is each service's PodDisruptionBudget: exactly one
+	// of minAvailable and maxUnavailable.
+	DisruptionBudget DisruptionBudget `json:"disruptionBudget"`
+	// TmpSize bounds the scratch volume at /tmp (the root filesystem is
+	// read-only); it counts against the ephemeral-storage limit.
+	TmpSize string `json:"tmpSize"`
+}
+
+// DisruptionBudget is how many pods of a service voluntary disruptions
+// (node drains) must leave running, or may take at once.
+type DisruptionBudget struct {
+	MinAvailable   int `json:"minAvailable"`
+	MaxUnavailable int `json:"maxUnavailable"`
 }
 
 // Resources are container requests and limits as Kubernetes quantities.
@@ -126,10 +141,11 @@ type Resources struct {
 	Limits   Quantities `json:"limits"`
 }
 
-// Quantities is a CPU and memory pair.
+// Quantities are CPU, memory and ephemeral (node-local disk) storage.
 type Quantities struct {
-	CPU    string `json:"cpu"`
-	Memory string `json:"memory"`
+	CPU              string `json:"cpu"`
+	Memory           string `json:"memory"`
+	EphemeralStorage string `json:"ephemeralStorage"`
 }
 
 // Autoscaling bounds the HorizontalPodAutoscaler.
@@ -167,6 +183,9 @@ type Mesh struct {
 	// EgressCIDRs are the only addresses outside the cluster that
 	// application pods may reach; empty means none.
 	EgressCIDRs []string `json:"egressCIDRs"`
+	// OutboundTrafficPolicy is the sidecars' outbound mode: REGISTRY_ONLY
+	// (only services the mesh knows) or ALLOW_ANY.
+	OutboundTrafficPolicy string `json:"outboundTrafficPolicy"`
 }
 
 // Peer is a platform workload a service talks to, or that talks to it.
@@ -197,14 +216,21 @@ type Install struct {
 	Vault           bool `json:"vault"`
 	ExternalSecrets bool `json:"externalSecrets"`
 	Observability   bool `json:"observability"`
+	// Replicas of the installed control planes (istiod, the ingress
+	// gateway, cert-manager's controller and webhook).
+	Replicas int `json:"replicas"`
 }
 
 // Allowed enumerations.
 var (
-	VPAModes        = []string{"Off", "Initial", "Recreate", "InPlaceOrRecreate"}
-	TopologySpreads = []string{"ScheduleAnyway", "DoNotSchedule"}
-	VaultModes      = []string{"dev", "ha"}
+	VPAModes                = []string{"Off", "Initial", "Recreate", "InPlaceOrRecreate"}
+	TopologySpreads         = []string{"ScheduleAnyway", "DoNotSchedule"}
+	VaultModes              = []string{"dev", "ha"}
+	OutboundTrafficPolicies = []string{"REGISTRY_ONLY", "ALLOW_ANY"}
 )
+
+// RegistryOnly reports whether sidecars may reach only known services.
+func (m *Mesh) RegistryOnly() bool { return m.OutboundTrafficPolicy == "REGISTRY_ONLY" }
 
 // key is one top-level configuration key and where it decodes to.
 type key struct {
@@ -239,13 +265,9 @@ func KeyNames() []string {
 	return out
 }
 
-// FieldError is a configuration error at one key path.
-type FieldError struct {
-	Path string
-	Msg  string
-}
-
-func (e *FieldError) Error() string { return e.Path + ": " + e.Msg }
+// FieldError is a configuration error at one key path: the platform's
+// one field-error type.
+type FieldError = fielderr.Error
 
 // Getter reads one configuration value by its full key ("bulwark:graph").
 type Getter func(key string) (string, bool)
@@ -256,22 +278,26 @@ type Getter func(key string) (string, bool)
 // together, joined.
 func Load(get Getter, present []string) (*Config, error) {
 	var errs []error
+	var l fielderr.List
 	known := KeyNames()
 	for _, k := range present {
 		if ns, _, ok := strings.Cut(k, ":"); ok && ns == Namespace && !slices.Contains(known, k) {
-			errs = append(errs, &FieldError{Path: k, Msg: "unknown configuration key (known keys: " + strings.Join(known, ", ") + ")"})
+			l.Add(fielderr.ErrUnknown, k, "unknown configuration key (known keys: %s)", strings.Join(known, ", "))
 		}
 	}
 
 	envRaw, ok := get(Namespace + ":environment")
 	if !ok || envRaw == "" {
-		errs = append(errs, &FieldError{Path: Namespace + ":environment", Msg: "must be set to one of " + envList()})
-		return nil, errors.Join(errs...)
+		l.Add(fielderr.ErrRequired, Namespace+":environment", "must be set to one of %s", envList())
+		return nil, l.Err()
 	}
 	env := Environment(envRaw)
 	if !slices.Contains(Environments, env) {
-		errs = append(errs, &FieldError{Path: Namespace + ":environment", Msg: fmt.Sprintf("%q is not one of %s", envRaw, envList())})
-		return nil, errors.Join(errs...)
+		l.Add(fielderr.ErrUnsupported, Namespace+":environment", "%q is not one of %s", envRaw, envList())
+		return nil, l.Err()
+	}
+	if err := l.Err(); err != nil {
+		errs = append(errs, err)
 	}
 
 	cfg := Defaults(env)
@@ -315,112 +341,131 @@ func envList() string {
 
 // Validate checks the whole configuration and returns every problem found.
 func (c *Config) Validate() error {
-	var errs []error
-	bad := func(path, format string, args ...any) {
-		errs = append(errs, &FieldError{Path: Namespace + ":" + path, Msg: fmt.Sprintf(format, args...)})
+	var l fielderr.List
+	bad := func(kind error, path, format string, args ...any) {
+		l.Add(kind, Namespace+":"+path, format, args...)
 	}
-	w := c.Workloads
+	c.Workloads.validate(bad)
+	if r := c.Observability.TraceSamplingRatio; r < 0 || r > 1 {
+		bad(fielderr.ErrOutOfRange, "observability.traceSamplingRatio", "must be between 0 and 1, got %s", strconv.FormatFloat(r, 'g', -1, 64))
+	}
+	c.Mesh.validate(bad)
+	c.Certificates.validate(bad)
+	if c.Certificates.IstioCSR && !c.Install.Istio {
+		bad(fielderr.ErrConflict, "certificates.istioCSR", "needs install.istio: the CA of a mesh Bulwark adopts is not Bulwark's to change")
+	}
+	c.Edge.validate(c.Environment, &c.Graph, bad)
+	if !slices.Contains(VaultModes, c.Vault.Mode) {
+		bad(fielderr.ErrUnsupported, "vault.mode", "%q is not one of %s", c.Vault.Mode, strings.Join(VaultModes, ", "))
+	}
+	switch {
+	case c.Vault.Mode == "dev" && c.Vault.Replicas != 1:
+		bad(fielderr.ErrOutOfRange, "vault.replicas", "dev mode runs exactly 1 replica, got %d", c.Vault.Replicas)
+	case c.Vault.Mode == "ha" && (c.Vault.Replicas < 3 || c.Vault.Replicas%2 == 0):
+		bad(fielderr.ErrOutOfRange, "vault.replicas", "ha mode (raft) needs an odd number of at least 3 replicas, got %d", c.Vault.Replicas)
+	}
+	if c.Environment == Prod && c.Vault.Mode == "dev" {
+		bad(fielderr.ErrForbidden, "vault.mode", "dev mode keeps secrets in memory unsealed and is refused in prod")
+	}
+	if c.Install.Replicas < 1 {
+		bad(fielderr.ErrOutOfRange, "install.replicas", "must be at least 1, got %d", c.Install.Replicas)
+	}
+	errs := []error{l.Err()}
+	errs = append(errs, c.Graph.Validate(Namespace+":graph"))
+	return errors.Join(errs...)
+}
+
+// quantity parses a positive Kubernetes quantity, reporting a problem at path.
+func quantity(bad badFunc, path, v string) *resource.Quantity {
+	if v == "" {
+		bad(fielderr.ErrRequired, path, "must be set")
+		return nil
+	}
+	q, err := resource.ParseQuantity(v)
+	if err != nil {
+		bad(fielderr.ErrInvalid, path, "%q is not a Kubernetes quantity", v)
+		return nil
+	}
+	if q.Sign() <= 0 {
+		bad(fielderr.ErrOutOfRange, path, "must be positive, got %q", v)
+		return nil
+	}
+	return &q
+}
+
+type badFunc func(kind error, path, format string, args ...any)
+
+func (w *Workloads) validate(bad badFunc) {
 	if w.Replicas < 1 {
-		bad("workloads.replicas", "must be at least 1, got %d", w.Replicas)
+		bad(fielderr.ErrOutOfRange, "workloads.replicas", "must be at least 1, got %d", w.Replicas)
 	}
-	checkQuantity := func(path, v string) *resource.Quantity {
-		if v == "" {
-			bad(path, "must be set")
-			return nil
+	r := w.Resources
+	for _, pair := range []struct {
+		name       string
+		req, limit string
+	}{{"cpu", r.Requests.CPU, r.Limits.CPU}, {"memory", r.Requests.Memory, r.Limits.Memory}, {"ephemeralStorage", r.Requests.EphemeralStorage, r.Limits.EphemeralStorage}} {
+		req := quantity(bad, "workloads.resources.requests."+pair.name, pair.req)
+		limit := quantity(bad, "workloads.resources.limits."+pair.name, pair.limit)
+		if req != nil && limit != nil && req.Cmp(*limit) > 0 {
+			bad(fielderr.ErrConflict, "workloads.resources.requests."+pair.name, "%s exceeds the limit %s", pair.req, pair.limit)
 		}
-		q, err := resource.ParseQuantity(v)
-		if err != nil {
-			bad(path, "%q is not a Kubernetes quantity", v)
-			return nil
-		}
-		if q.Sign() <= 0 {
-			bad(path, "must be positive, got %q", v)
-			return nil
-		}
-		return &q
 	}
-	reqCPU := checkQuantity("workloads.resources.requests.cpu", w.Resources.Requests.CPU)
-	reqMem := checkQuantity("workloads.resources.requests.memory", w.Resources.Requests.Memory)
-	limCPU := checkQuantity("workloads.resources.limits.cpu", w.Resources.Limits.CPU)
-	limMem := checkQuantity("workloads.resources.limits.memory", w.Resources.Limits.Memory)
-	if reqCPU != nil && limCPU != nil && reqCPU.Cmp(*limCPU) > 0 {
-		bad("workloads.resources.requests.cpu", "%s exceeds the limit %s", w.Resources.Requests.CPU, w.Resources.Limits.CPU)
-	}
-	if reqMem != nil && limMem != nil && reqMem.Cmp(*limMem) > 0 {
-		bad("workloads.resources.requests.memory", "%s exceeds the limit %s", w.Resources.Requests.Memory, w.Resources.Limits.Memory)
+	if tmp := quantity(bad, "workloads.tmpSize", w.TmpSize); tmp != nil {
+		if limit, err := resource.ParseQuantity(r.Limits.EphemeralStorage); err == nil && limit.Cmp(*tmp) <= 0 {
+			bad(fielderr.ErrConflict, "workloads.resources.limits.ephemeralStorage", "%s must exceed tmpSize %s (the /tmp volume counts against it, and so do the logs)", r.Limits.EphemeralStorage, w.TmpSize)
+		}
 	}
 	a := w.Autoscaling
 	if a.MinReplicas < 1 {
-		bad("workloads.autoscaling.minReplicas", "must be at least 1, got %d", a.MinReplicas)
+		bad(fielderr.ErrOutOfRange, "workloads.autoscaling.minReplicas", "must be at least 1, got %d", a.MinReplicas)
 	}
 	if a.MaxReplicas < a.MinReplicas {
-		bad("workloads.autoscaling.maxReplicas", "must be at least minReplicas (%d), got %d", a.MinReplicas, a.MaxReplicas)
+		bad(fielderr.ErrOutOfRange, "workloads.autoscaling.maxReplicas", "must be at least minReplicas (%d), got %d", a.MinReplicas, a.MaxReplicas)
 	}
 	if w.Replicas >= 1 && a.MinReplicas >= 1 && a.MaxReplicas >= a.MinReplicas && (w.Replicas < a.MinReplicas || w.Replicas > a.MaxReplicas) {
-		bad("workloads.replicas", "%d lies outside the autoscaling bounds [%d, %d]", w.Replicas, a.MinReplicas, a.MaxReplicas)
+		bad(fielderr.ErrConflict, "workloads.replicas", "%d lies outside the autoscaling bounds [%d, %d]", w.Replicas, a.MinReplicas, a.MaxReplicas)
 	}
 	for _, u := range []struct {
 		path string
 		v    int
 	}{{"workloads.autoscaling.targetCPUUtilization", a.TargetCPUUtilization}, {"workloads.autoscaling.targetMemoryUtilization", a.TargetMemoryUtilization}} {
 		if u.v < 1 || u.v > 100 {
-			bad(u.path, "must be a percentage between 1 and 100, got %d", u.v)
+			bad(fielderr.ErrOutOfRange, u.path, "must be a percentage between 1 and 100, got %d", u.v)
 		}
 	}
 	if !slices.Contains(VPAModes, w.VPAMode) {
-		bad("workloads.vpaMode", "%q is not one of %s", w.VPAMode, strings.Join(VPAModes, ", "))
+		bad(fielderr.ErrUnsupported, "workloads.vpaMode", "%q is not one of %s", w.VPAMode, strings.Join(VPAModes, ", "))
 	}
 	if w.TerminationGracePeriodSeconds < 1 || w.TerminationGracePeriodSeconds > 3600 {
-		bad("workloads.terminationGracePeriodSeconds", "must be between 1 and 3600, got %d", w.TerminationGracePeriodSeconds)
+		bad(fielderr.ErrOutOfRange, "workloads.terminationGracePeriodSeconds", "must be between 1 and 3600, got %d", w.TerminationGracePeriodSeconds)
 	}
 	if w.PreStopSleepSeconds < 0 || w.PreStopSleepSeconds >= w.TerminationGracePeriodSeconds {
-		bad("workloads.preStopSleepSeconds", "must be at least 0 and below terminationGracePeriodSeconds (%d), got %d", w.TerminationGracePeriodSeconds, w.PreStopSleepSeconds)
+		bad(fielderr.ErrOutOfRange, "workloads.preStopSleepSeconds", "must be at least 0 and below terminationGracePeriodSeconds (%d), got %d", w.TerminationGracePeriodSeconds, w.PreStopSleepSeconds)
 	}
 	if !slices.Contains(TopologySpreads, w.TopologySpread) {
-		bad("workloads.topologySpread", "%q is not one of %s", w.TopologySpread, strings.Join(TopologySpreads, ", "))
+		bad(fielderr.ErrUnsupported, "workloads.topologySpread", "%q is not one of %s", w.TopologySpread, strings.Join(TopologySpreads, ", "))
 	}
-	if r := c.Observability.TraceSamplingRatio; r < 0 || r > 1 {
-		bad("observability.traceSamplingRatio", "must be between 0 and 1, got %s", strconv.FormatFloat(r, 'g', -1, 64))
-	}
-	c.Mesh.validate(bad)
-	c.Certificates.validate(bad)
-	if c.Certificates.IstioCSR && !c.Install.Istio {
-		bad("certificates.istioCSR", "needs install.istio: the CA of a mesh Bulwark adopts is not Bulwark's to change")
-	}
-	c.Edge.validate(c.Environment, &c.Graph, bad)
-	if !slices.Contains(VaultModes, c.Vault.Mode) {
-		bad("vault.mode", "%q is not one of %s", c.Vault.Mode, strings.Join(VaultModes, ", "))
-	}
+	d := w.DisruptionBudget
 	switch {
-	case c.Vault.Mode == "dev" && c.Vault.Replicas != 1:
-		bad("vault.replicas", "dev mode runs exactly 1 replica, got %d", c.Vault.Replicas)
-	case c.Vault.Mode == "ha" && (c.Vault.Replicas < 3 || c.Vault.Replicas%2 == 0):
-		bad("vault.replicas", "ha mode (raft) needs an odd number of at least 3 replicas, got %d", c.Vault.Replicas)
+	case (d.MinAvailable > 0) == (d.MaxUnavailable > 0):
+		bad(fielderr.ErrConflict, "workloads.disruptionBudget", "set exactly one of minAvailable and maxUnavailable (positive), got %d and %d", d.MinAvailable, d.MaxUnavailable)
+	case d.MinAvailable < 0 || d.MaxUnavailable < 0:
+		bad(fielderr.ErrOutOfRange, "workloads.disruptionBudget", "must not be negative")
+	case d.MinAvailable > 0 && w.Replicas >= 1 && d.MinAvailable >= w.Replicas:
+		// minAvailable = replicas would refuse every eviction: no node
+		// could ever be drained.
+		bad(fielderr.ErrConflict, "workloads.disruptionBudget.minAvailable", "%d must be below replicas (%d), or no node could ever be drained", d.MinAvailable, w.Replicas)
 	}
-	if c.Environment == Prod && c.Vault.Mode == "dev" {
-		bad("vault.mode", "dev mode keeps secrets in memory unsealed and is refused in prod")
-	}
-	if err := c.Graph.Validate(Namespace + ":graph"); err != nil {
-		var gerrs graph.Errors
-		if errors.As(err, &gerrs) {
-			for _, e := range gerrs {
-				errs = append(errs, &FieldError{Path: e.Path, Msg: e.Msg})
-			}
-		} else {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }
 
-func (m *Mesh) validate(bad func(path, format string, args ...any)) {
+func (m *Mesh) validate(bad badFunc) {
 	label := func(path, v string) {
 		if len(validation.IsDNS1123Label(v)) > 0 {
-			bad(path, "%q is not a DNS-1123 label", v)
+			bad(fielderr.ErrInvalid, path, "%q is not a DNS-1123 label", v)
 		}
 	}
 	if m.TrustDomain == "" || strings.ContainsAny(m.TrustDomain, "/ \t") {
-		bad("mesh.trustDomain", "must be a domain such as cluster.local, got %q", m.TrustDomain)
+		bad(fielderr.ErrInvalid, "mesh.trustDomain", "must be a domain such as cluster.local, got %q", m.TrustDomain)
 	}
 	label("mesh.rootNamespace", m.RootNamespace)
 	peers := []struct {
@@ -441,83 +486,92 @@ func (m *Mesh) validate(bad func(path, format string, args ...any)) {
 			label(path+".serviceAccount", pe.p.ServiceAccount)
 		}
 		if len(pe.p.PodLabels) == 0 {
-			bad(path+".podLabels", "must select the peer's pods with at least one label")
+			bad(fielderr.ErrRequired, path+".podLabels", "must select the peer's pods with at least one label")
 		}
 		if pe.p.Port < 0 || pe.p.Port > 65535 || (pe.name != "prometheus" && pe.p.Port == 0) {
-			bad(path+".port", "must be between 1 and 65535, got %d", pe.p.Port)
+			bad(fielderr.ErrOutOfRange, path+".port", "must be between 1 and 65535, got %d", pe.p.Port)
 		}
 	}
 	if m.OTelCollector.Service == "" {
-		bad("mesh.otelCollector.service", "must name the collector's Service (the services export traces to it)")
+		bad(fielderr.ErrRequired, "mesh.otelCollector.service", "must name the collector's Service (the services export traces to it)")
 	}
 	for i, cidr := range m.EgressCIDRs {
 		if _, _, err := net.ParseCIDR(cidr); err != nil {
-			bad(fmt.Sprintf("mesh.egressCIDRs[%d]", i), "%q is not a CIDR", cidr)
+			bad(fielderr.ErrInvalid, fmt.Sprintf("mesh.egressCIDRs[%d]", i), "%q is not a CIDR", cidr)
 		}
+	}
+	if !slices.Contains(OutboundTrafficPolicies, m.OutboundTrafficPolicy) {
+		bad(fielderr.ErrUnsupported, "mesh.outboundTrafficPolicy", "%q is not one of %s", m.OutboundTrafficPolicy, strings.Join(OutboundTrafficPolicies, ", "))
 	}
 }
 
 // CAIssuer is the ClusterIssuer of the private CA.
-const CAIssuer = "bulwark-ca"
+const CAIssuer = naming.CAIssuer
 
-func (c *Certificates) validate(bad func(path, format string, args ...any)) {
-	root, errRoot := time.ParseDuration(c.RootCADuration)
-	if errRoot != nil || root < time.Hour {
-		bad("certificates.rootCADuration", "must be a duration of at least 1h such as \"43800h\", got %q", c.RootCADuration)
+func (c *Certificates) validate(bad badFunc) {
+	if c.RootCADuration < time.Hour {
+		bad(fielderr.ErrOutOfRange, "certificates.rootCADuration", "must be a duration of at least 1h such as \"43800h\", got %s", c.RootCADuration)
 	}
-	leaf, errLeaf := time.ParseDuration(c.LeafDuration)
-	if errLeaf != nil || leaf < time.Hour {
-		bad("certificates.leafDuration", "must be a duration of at least 1h such as \"2160h\", got %q", c.LeafDuration)
+	if c.LeafDuration < time.Hour {
+		bad(fielderr.ErrOutOfRange, "certificates.leafDuration", "must be a duration of at least 1h such as \"2160h\", got %s", c.LeafDuration)
 	}
-	if errRoot == nil && errLeaf == nil && leaf >= root {
-		bad("certificates.leafDuration", "%s must be shorter than the root CA's %s", c.LeafDuration, c.RootCADuration)
+	if c.LeafDuration >= time.Hour && c.RootCADuration >= time.Hour && c.LeafDuration >= c.RootCADuration {
+		bad(fielderr.ErrConflict, "certificates.leafDuration", "%s must be shorter than the root CA's %s", shortDuration(c.LeafDuration), shortDuration(c.RootCADuration))
 	}
 	for i, name := range c.ExternalIssuers {
 		if len(validation.IsDNS1123Label(name)) > 0 || name == CAIssuer {
-			bad(fmt.Sprintf("certificates.externalIssuers[%d]", i), "%q is not a usable ClusterIssuer name", name)
+			bad(fielderr.ErrInvalid, fmt.Sprintf("certificates.externalIssuers[%d]", i), "%q is not a usable ClusterIssuer name", name)
 		}
 	}
 	if c.Issuer != CAIssuer && !slices.Contains(c.ExternalIssuers, c.Issuer) {
-		bad("certificates.issuer", "unknown issuer %q (known: %s)", c.Issuer, strings.Join(append([]string{CAIssuer}, c.ExternalIssuers...), ", "))
+		bad(fielderr.ErrUnknown, "certificates.issuer", "unknown issuer %q (known: %s)", c.Issuer, strings.Join(append([]string{CAIssuer}, c.ExternalIssuers...), ", "))
 	}
+}
+
+// shortDuration prints whole hours as "48h" rather than "48h0m0s".
+func shortDuration(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	}
+	return d.String()
 }
 
 var dnsName = regexp.MustCompile(`^(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
-func (e *Edge) validate(env Environment, g *graph.Graph, bad func(path, format string, args ...any)) {
+func (e *Edge) validate(env Environment, g *graph.Graph, bad badFunc) {
 	if len(e.Hosts) == 0 {
-		bad("edge.hosts", "must name at least one host")
+		bad(fielderr.ErrRequired, "edge.hosts", "must name at least one host")
 	}
 	for i, h := range e.Hosts {
 		if len(h) > 253 || !dnsName.MatchString(h) {
-			bad(fmt.Sprintf("edge.hosts[%d]", i), "%q is not a DNS name", h)
+			bad(fielderr.ErrInvalid, fmt.Sprintf("edge.hosts[%d]", i), "%q is not a DNS name", h)
 		}
 	}
 	switch {
 	case e.MinTLSVersion != "1.2" && e.MinTLSVersion != "1.3":
-		bad("edge.minTLSVersion", "must be \"1.2\" or \"1.3\", got %q", e.MinTLSVersion)
+		bad(fielderr.ErrUnsupported, "edge.minTLSVersion", "must be \"1.2\" or \"1.3\", got %q", e.MinTLSVersion)
 	case env == Prod && e.MinTLSVersion != "1.3":
-		bad("edge.minTLSVersion", "prod requires TLS 1.3, got %q", e.MinTLSVersion)
+		bad(fielderr.ErrForbidden, "edge.minTLSVersion", "prod requires TLS 1.3, got %q", e.MinTLSVersion)
 	}
 	checkURL := func(path, v string) {
 		u, err := url.Parse(v)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			bad(path, "must be an http(s) URL, got %q", v)
+			bad(fielderr.ErrInvalid, path, "must be an http(s) URL, got %q", v)
 		} else if u.Scheme != "https" && env != Local && env != CI {
-			bad(path, "must use https outside local and ci, got %q", v)
+			bad(fielderr.ErrForbidden, path, "must use https outside local and ci, got %q", v)
 		}
 	}
 	checkURL("edge.jwt.issuer", e.JWT.Issuer)
 	checkURL("edge.jwt.jwksUri", e.JWT.JWKSURI)
 	checkLimit := func(path string, r RateLimit) {
 		if r.Requests < 1 || r.PerSeconds < 1 {
-			bad(path, "requests and perSeconds must be positive, got %d per %ds", r.Requests, r.PerSeconds)
+			bad(fielderr.ErrOutOfRange, path, "requests and perSeconds must be positive, got %d per %ds", r.Requests, r.PerSeconds)
 		}
 	}
 	checkLimit("edge.rateLimit", e.RateLimit)
 	for _, k := range slices.Sorted(maps.Keys(e.RouteRateLimits)) {
 		if !slices.ContainsFunc(g.Gateway.Calls, func(c graph.Call) bool { return c.Target == k }) {
-			bad("edge.routeRateLimits."+k, "%q is not a gateway route (the gateway calls: %s)", k, strings.Join(gatewayTargets(g), ", "))
+			bad(fielderr.ErrUnknown, "edge.routeRateLimits."+k, "%q is not a gateway route (the gateway calls: %s)", k, strings.Join(gatewayTargets(g), ", "))
 		}
 		checkLimit("edge.routeRateLimits."+k, e.RouteRateLimits[k])
 	}

@@ -1,43 +1,58 @@
 package config
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/bulwark-platform/bulwark/internal/fielderr"
 )
+
+var durationType = reflect.TypeFor[time.Duration]()
 
 // decodeStrict decodes the JSON value raw into out, which holds defaults
 // already: only the fields present in raw change. Unlike encoding/json it
 // rejects unknown keys and values of the wrong type with the full key path,
 // so a typo in a stack file is an error that says where, never a silently
-// ignored setting.
+// ignored setting. Durations are written as Go durations ("720h") and
+// land in time.Duration fields.
 func decodeStrict(path string, raw string, out any) error {
 	var v any
 	dec := json.NewDecoder(strings.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(&v); err != nil {
-		return &FieldError{Path: path, Msg: fmt.Sprintf("not a valid value: %v", err)}
+		return fieldErr(fielderr.ErrInvalid, path, "not a valid value: %v", err)
 	}
-	if err := checkShape(path, v, reflect.TypeOf(out).Elem()); err != nil {
+	if err := checkShape(path, &v, reflect.TypeOf(out).Elem()); err != nil {
 		return err
 	}
 	// encoding/json decodes a list into the elements already there and a
 	// map into the keys already there, so defaults would leak into the
 	// stack's values: a list or map in the stack file replaces the default whole.
 	clearLists(v, reflect.ValueOf(out).Elem())
-	d := json.NewDecoder(bytes.NewReader([]byte(raw)))
-	if err := d.Decode(out); err != nil {
+	normalized, err := json.Marshal(v)
+	if err != nil {
+		return fieldErr(fielderr.ErrInvalid, path, "cannot encode: %v", err)
+	}
+	if err := json.Unmarshal(normalized, out); err != nil {
 		// checkShape accepts only what decodes; reaching here is a bug in it.
-		return &FieldError{Path: path, Msg: fmt.Sprintf("cannot decode: %v", err)}
+		return fieldErr(fielderr.ErrInvalid, path, "cannot decode: %v", err)
 	}
 	return nil
 }
 
-// checkShape walks v against the Go type t.
-func checkShape(path string, v any, t reflect.Type) error {
+func fieldErr(kind error, path, format string, args ...any) error {
+	return &fielderr.Error{Path: path, Kind: kind, Msg: fmt.Sprintf(format, args...)}
+}
+
+// checkShape walks *pv against the Go type t, and rewrites each duration
+// string in it to the nanoseconds encoding/json decodes a time.Duration from.
+func checkShape(path string, pv *any, t reflect.Type) error {
+	v := *pv
 	if t.Kind() == reflect.Pointer {
 		if v == nil {
 			return nil
@@ -45,10 +60,19 @@ func checkShape(path string, v any, t reflect.Type) error {
 		t = t.Elem()
 	}
 	if v == nil {
-		return &FieldError{Path: path, Msg: "must not be null"}
+		return fieldErr(fielderr.ErrRequired, path, "must not be null")
 	}
 	want := func(kind string) error {
-		return &FieldError{Path: path, Msg: fmt.Sprintf("must be %s, got %s", kind, describe(v))}
+		return fieldErr(fielderr.ErrInvalid, path, "must be %s, got %s", kind, describe(v))
+	}
+	if t == durationType {
+		s, ok := v.(string)
+		d, err := time.ParseDuration(s)
+		if !ok || err != nil {
+			return want(`a duration such as "720h"`)
+		}
+		*pv = json.Number(fmt.Sprint(int64(d)))
+		return nil
 	}
 	switch t.Kind() {
 	case reflect.Struct:
@@ -70,19 +94,21 @@ func checkShape(path string, v any, t reflect.Type) error {
 					known = append(known, name)
 				}
 				slices.Sort(known)
-				return &FieldError{Path: path + "." + k, Msg: fmt.Sprintf("unknown key (known keys: %s)", strings.Join(known, ", "))}
+				return fieldErr(fielderr.ErrUnknown, path+"."+k, "unknown key (known keys: %s)", strings.Join(known, ", "))
 			}
-			if err := checkShape(path+"."+k, m[k], f.Type); err != nil {
+			item := m[k]
+			if err := checkShape(path+"."+k, &item, f.Type); err != nil {
 				return err
 			}
+			m[k] = item
 		}
 	case reflect.Slice:
 		items, ok := v.([]any)
 		if !ok {
 			return want("a list")
 		}
-		for i, item := range items {
-			if err := checkShape(fmt.Sprintf("%s[%d]", path, i), item, t.Elem()); err != nil {
+		for i := range items {
+			if err := checkShape(fmt.Sprintf("%s[%d]", path, i), &items[i], t.Elem()); err != nil {
 				return err
 			}
 		}
@@ -91,10 +117,12 @@ func checkShape(path string, v any, t reflect.Type) error {
 		if !ok {
 			return want("an object")
 		}
-		for k, item := range m {
-			if err := checkShape(path+"."+k, item, t.Elem()); err != nil {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			item := m[k]
+			if err := checkShape(path+"."+k, &item, t.Elem()); err != nil {
 				return err
 			}
+			m[k] = item
 		}
 	case reflect.String:
 		if _, ok := v.(string); !ok {
@@ -121,7 +149,7 @@ func checkShape(path string, v any, t reflect.Type) error {
 			return want("a number")
 		}
 	default:
-		return &FieldError{Path: path, Msg: fmt.Sprintf("unsupported configuration type %s", t)}
+		return fieldErr(fielderr.ErrUnsupported, path, "unsupported configuration type %s", t)
 	}
 	return nil
 }

@@ -1,25 +1,37 @@
 package config
 
-import "github.com/bulwark-platform/bulwark/infra/graph"
+import (
+	"time"
+
+	"github.com/bulwark-platform/bulwark/infra/graph"
+)
+
+const day = 24 * time.Hour
 
 // Defaults returns the configuration an environment gets when its stack
-// file sets nothing else. Production gets the redundancy (3 replicas, PDB
-// minAvailable 2, room to scale to 12), the others get less so that a laptop
-// or a kwok cluster can hold them.
+// file sets nothing else. Every decision that depends on the environment
+// is made here and nowhere else: production gets the redundancy (3
+// replicas, PDB minAvailable 2, room to scale to 12, 3 control-plane
+// replicas), an outbound policy that admits only known services, TLS 1.3
+// and 5 % trace sampling; local and ci get what a laptop or a kwok
+// cluster can hold.
 func Defaults(env Environment) *Config {
 	c := &Config{
 		Environment: env,
 		Workloads: Workloads{
 			Replicas: 2,
 			Resources: Resources{
-				Requests: Quantities{CPU: "100m", Memory: "128Mi"},
-				Limits:   Quantities{CPU: "500m", Memory: "256Mi"},
+				Requests: Quantities{CPU: "100m", Memory: "128Mi", EphemeralStorage: "128Mi"},
+				Limits:   Quantities{CPU: "500m", Memory: "256Mi", EphemeralStorage: "256Mi"},
 			},
 			Autoscaling:                   Autoscaling{MinReplicas: 2, MaxReplicas: 6, TargetCPUUtilization: 70, TargetMemoryUtilization: 80},
 			VPAMode:                       "Off",
 			TerminationGracePeriodSeconds: 30,
 			PreStopSleepSeconds:           5,
 			TopologySpread:                "ScheduleAnyway",
+			// All but one of two replicas stay up during a drain.
+			DisruptionBudget: DisruptionBudget{MinAvailable: 1},
+			TmpSize:          "64Mi",
 		},
 		Observability: Observability{TraceSamplingRatio: 1},
 		Mesh: Mesh{
@@ -31,12 +43,13 @@ func Defaults(env Environment) *Config {
 				PodLabels: map[string]string{"app.kubernetes.io/name": "prometheus"}},
 			OTelCollector: Peer{Namespace: "observability", Service: "otel-collector",
 				PodLabels: map[string]string{"app.kubernetes.io/name": "opentelemetry-collector"}, Port: 4317},
-			Redis:    Peer{Namespace: "data", Service: "redis", PodLabels: map[string]string{"app.kubernetes.io/name": "redis"}, Port: 6379},
-			Postgres: Peer{Namespace: "data", Service: "postgresql", PodLabels: map[string]string{"app.kubernetes.io/name": "postgresql"}, Port: 5432},
+			Redis:                 Peer{Namespace: "data", Service: "redis", PodLabels: map[string]string{"app.kubernetes.io/name": "redis"}, Port: 6379},
+			Postgres:              Peer{Namespace: "data", Service: "postgresql", PodLabels: map[string]string{"app.kubernetes.io/name": "postgresql"}, Port: 5432},
+			OutboundTrafficPolicy: "ALLOW_ANY",
 		},
 		Vault:        Vault{Mode: "ha", Replicas: 3},
-		Install:      Install{Istio: true, CertManager: true, Vault: true, ExternalSecrets: true, Observability: true},
-		Certificates: Certificates{RootCADuration: "8760h", LeafDuration: "720h", Issuer: CAIssuer},
+		Install:      Install{Istio: true, CertManager: true, Vault: true, ExternalSecrets: true, Observability: true, Replicas: 2},
+		Certificates: Certificates{RootCADuration: 365 * day, LeafDuration: 30 * day, Issuer: CAIssuer},
 		Edge: Edge{
 			Hosts:         []string{"api." + string(env) + ".bulwark.example.com"},
 			MinTLSVersion: "1.2",
@@ -51,43 +64,49 @@ func Defaults(env Environment) *Config {
 	}
 	switch env {
 	case Local, CI:
-		c.Certificates.RootCADuration, c.Certificates.LeafDuration = "720h", "24h"
+		c.Certificates.RootCADuration, c.Certificates.LeafDuration = 30*day, day
 		c.Edge.Hosts = []string{"api.bulwark.localhost"}
 	}
 	switch env {
 	case Local:
 		c.Workloads.Replicas = 1
-		c.Workloads.Resources.Requests = Quantities{CPU: "50m", Memory: "64Mi"}
+		c.Workloads.Resources.Requests = Quantities{CPU: "50m", Memory: "64Mi", EphemeralStorage: "128Mi"}
 		c.Workloads.Autoscaling.MinReplicas, c.Workloads.Autoscaling.MaxReplicas = 1, 3
+		// One replica may go: a minAvailable of 1 would block every drain.
+		c.Workloads.DisruptionBudget = DisruptionBudget{MaxUnavailable: 1}
 		c.Vault = Vault{Mode: "dev", Replicas: 1}
 		// The embedded local cluster (kwok nodes) can't run webhooks or
 		// controllers: it holds the add-ons' CRDs and namespaces, so the
 		// local stack adopts them. On kind, set bulwark:install to true.
-		c.Install = Install{}
+		c.Install = Install{Replicas: 1}
 	case CI:
 		c.Workloads.Autoscaling.MaxReplicas = 4
 		c.Vault = Vault{Mode: "dev", Replicas: 1}
 		// Chart repositories can't be reached from CI: adopt what the test installs.
-		c.Install = Install{}
+		c.Install = Install{Replicas: 2}
 	case Dev:
 		c.Observability.TraceSamplingRatio = 0.5
-		c.Certificates.RootCADuration, c.Certificates.LeafDuration = "2160h", "168h"
+		c.Certificates.RootCADuration, c.Certificates.LeafDuration = 90*day, 7*day
 	case Staging:
 		c.Observability.TraceSamplingRatio = 0.2
-		c.Workloads.Resources.Requests = Quantities{CPU: "200m", Memory: "256Mi"}
-		c.Workloads.Resources.Limits = Quantities{CPU: "1", Memory: "512Mi"}
+		c.Workloads.Resources.Requests = Quantities{CPU: "200m", Memory: "256Mi", EphemeralStorage: "128Mi"}
+		c.Workloads.Resources.Limits = Quantities{CPU: "1", Memory: "512Mi", EphemeralStorage: "512Mi"}
 		c.Workloads.Autoscaling.MaxReplicas = 8
+		c.Mesh.OutboundTrafficPolicy = "REGISTRY_ONLY"
 	case Prod:
 		c.Workloads.Replicas = 3
-		c.Workloads.Resources.Requests = Quantities{CPU: "250m", Memory: "256Mi"}
-		c.Workloads.Resources.Limits = Quantities{CPU: "1", Memory: "512Mi"}
+		c.Workloads.Resources.Requests = Quantities{CPU: "250m", Memory: "256Mi", EphemeralStorage: "256Mi"}
+		c.Workloads.Resources.Limits = Quantities{CPU: "1", Memory: "512Mi", EphemeralStorage: "512Mi"}
 		c.Workloads.Autoscaling.MinReplicas, c.Workloads.Autoscaling.MaxReplicas = 3, 12
 		c.Workloads.TerminationGracePeriodSeconds = 45
 		c.Workloads.PreStopSleepSeconds = 10
 		c.Workloads.TopologySpread = "DoNotSchedule"
+		c.Workloads.DisruptionBudget = DisruptionBudget{MinAvailable: 2}
 		c.Observability.TraceSamplingRatio = 0.05
+		c.Mesh.OutboundTrafficPolicy = "REGISTRY_ONLY"
 		c.Vault = Vault{Mode: "ha", Replicas: 5}
-		c.Certificates.RootCADuration, c.Certificates.LeafDuration = "43800h", "2160h"
+		c.Install.Replicas = 3
+		c.Certificates.RootCADuration, c.Certificates.LeafDuration = 5*365*day, 90*day
 		c.Edge.MinTLSVersion = "1.3"
 		c.Edge.RateLimit = RateLimit{Requests: 200, PerSeconds: 1}
 	}

@@ -8,10 +8,13 @@ package graph
 
 import (
 	"fmt"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"regexp"
 	"slices"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/bulwark-platform/bulwark/internal/fielderr"
 )
 
 // GatewayName is the reserved caller name of the ingress gateway. Calls made
@@ -37,16 +40,19 @@ type Gateway struct {
 
 // Service is one workload of the platform.
 type Service struct {
-	Name           string   `json:"name"`
-	Namespace      string   `json:"namespace"`
-	ServiceAccount string   `json:"serviceAccount"`
-	Port           int      `json:"port"`
-	MetricsPort    int      `json:"metricsPort"`
-	Image          string   `json:"image"`
-	Redis          bool     `json:"redis"`
-	Postgres       bool     `json:"postgres"`
-	Calls          []Call   `json:"calls"`
-	Secrets        []Secret `json:"secrets"`
+	Name           string `json:"name"`
+	Namespace      string `json:"namespace"`
+	ServiceAccount string `json:"serviceAccount"`
+	Port           int    `json:"port"`
+	MetricsPort    int    `json:"metricsPort"`
+	Image          string `json:"image"`
+	// Digest pins the image ("sha256:<64 hex>") when it is known: the
+	// Deployment then references the immutable image, not the tag.
+	Digest   string   `json:"digest"`
+	Redis    bool     `json:"redis"`
+	Postgres bool     `json:"postgres"`
+	Calls    []Call   `json:"calls"`
+	Secrets  []Secret `json:"secrets"`
 	// NativeTLS gives the service a certificate of the private CA for
 	// serving TLS itself (beyond the mesh's mTLS).
 	NativeTLS bool `json:"nativeTLS"`
@@ -89,6 +95,15 @@ type Identity struct {
 // SPIFFEID is the Istio principal of the identity within the trust domain.
 func (i Identity) SPIFFEID(trustDomain string) string {
 	return fmt.Sprintf("%s/ns/%s/sa/%s", trustDomain, i.Namespace, i.ServiceAccount)
+}
+
+// ImageRef is the image as a Deployment references it: pinned by digest
+// when one is known.
+func (s *Service) ImageRef() string {
+	if s.Digest == "" {
+		return s.Image
+	}
+	return s.Image + "@" + s.Digest
 }
 
 // Identity returns the service's workload identity.
@@ -154,54 +169,34 @@ func (g *Graph) Callers(name string) []Edge {
 var (
 	scopeRe     = regexp.MustCompile(`^[A-Za-z0-9_.:\-]+$`)
 	secretKeyRe = regexp.MustCompile(`^[-._a-zA-Z0-9]+$`)
+	digestRe    = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 	pathRe      = regexp.MustCompile(`^/[A-Za-z0-9._~!$&'()+,;=:@/%\-]*\*?$`)
 )
 
 // HTTPMethods are the methods a call may name.
 var HTTPMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
-// Error is a validation error that names the offending field path.
-type Error struct {
-	Path string
-	Msg  string
-}
-
-func (e *Error) Error() string { return e.Path + ": " + e.Msg }
-
-// Errors is every validation error found, in field order.
-type Errors []*Error
-
-func (es Errors) Error() string {
-	msgs := make([]string, len(es))
-	for i, e := range es {
-		msgs[i] = e.Error()
-	}
-	return strings.Join(msgs, "\n")
-}
-
 // Validate checks the whole graph and returns every problem, each naming
 // its field path under prefix (for example "bulwark:graph").
 func (g *Graph) Validate(prefix string) error {
-	var errs Errors
-	bad := func(path, format string, args ...any) {
-		errs = append(errs, &Error{Path: path, Msg: fmt.Sprintf(format, args...)})
-	}
+	var l fielderr.List
+	bad := l.Add
 	checkLabel := func(path, v string) {
 		switch {
 		case v == "":
-			bad(path, "must not be empty")
+			bad(fielderr.ErrRequired, path, "must not be empty")
 		case len(validation.IsDNS1123Label(v)) > 0:
-			bad(path, "%q is not a DNS-1123 label (lower-case letters, digits and '-', at most 63 characters)", v)
+			bad(fielderr.ErrInvalid, path, "%q is not a DNS-1123 label (lower-case letters, digits and '-', at most 63 characters)", v)
 		}
 	}
 
 	checkLabel(prefix+".gateway.namespace", g.Gateway.Namespace)
 	checkLabel(prefix+".gateway.serviceAccount", g.Gateway.ServiceAccount)
 	if len(g.Gateway.PodLabels) == 0 {
-		bad(prefix+".gateway.podLabels", "must select the gateway's pods with at least one label")
+		bad(fielderr.ErrRequired, prefix+".gateway.podLabels", "must select the gateway's pods with at least one label")
 	}
 	if len(g.Services) == 0 {
-		bad(prefix+".services", "must name at least one service")
+		bad(fielderr.ErrRequired, prefix+".services", "must name at least one service")
 	}
 	seen := map[string]int{}
 	identities := map[string]int{g.Gateway.Namespace + "/" + g.Gateway.ServiceAccount: -1}
@@ -209,10 +204,10 @@ func (g *Graph) Validate(prefix string) error {
 		p := fmt.Sprintf("%s.services[%d]", prefix, i)
 		checkLabel(p+".name", s.Name)
 		if s.Name == GatewayName {
-			bad(p+".name", "%q is reserved for the ingress gateway", s.Name)
+			bad(fielderr.ErrForbidden, p+".name", "%q is reserved for the ingress gateway", s.Name)
 		}
 		if j, dup := seen[s.Name]; dup && s.Name != "" {
-			bad(p+".name", "duplicate service name %q (also %s.services[%d])", s.Name, prefix, j)
+			bad(fielderr.ErrDuplicate, p+".name", "duplicate service name %q (also %s.services[%d])", s.Name, prefix, j)
 		} else {
 			seen[s.Name] = i
 		}
@@ -226,30 +221,33 @@ func (g *Graph) Validate(prefix string) error {
 			if j >= 0 {
 				other = fmt.Sprintf("%s.services[%d]", prefix, j)
 			}
-			bad(p+".serviceAccount", "%q in namespace %q is already the identity of %s; each service needs its own", s.ServiceAccount, s.Namespace, other)
+			bad(fielderr.ErrDuplicate, p+".serviceAccount", "%q in namespace %q is already the identity of %s; each service needs its own", s.ServiceAccount, s.Namespace, other)
 		} else {
 			identities[id] = i
 		}
 		if s.Port < 1 || s.Port > 65535 {
-			bad(p+".port", "must be between 1 and 65535, got %d", s.Port)
+			bad(fielderr.ErrOutOfRange, p+".port", "must be between 1 and 65535, got %d", s.Port)
 		}
 		if s.MetricsPort < 1 || s.MetricsPort > 65535 {
-			bad(p+".metricsPort", "must be between 1 and 65535, got %d", s.MetricsPort)
+			bad(fielderr.ErrOutOfRange, p+".metricsPort", "must be between 1 and 65535, got %d", s.MetricsPort)
 		} else if s.MetricsPort == s.Port {
-			bad(p+".metricsPort", "must differ from port %d", s.Port)
+			bad(fielderr.ErrConflict, p+".metricsPort", "must differ from port %d", s.Port)
+		}
+		if s.Digest != "" && !digestRe.MatchString(s.Digest) {
+			bad(fielderr.ErrInvalid, p+".digest", "%q is not an image digest (sha256:<64 hex digits>)", s.Digest)
 		}
 		if strings.TrimSpace(s.Image) == "" || strings.ContainsAny(s.Image, " \t\n") {
-			bad(p+".image", "must be a container image reference, got %q", s.Image)
+			bad(fielderr.ErrInvalid, p+".image", "must be a container image reference, got %q", s.Image)
 		}
 		for j, sec := range s.Secrets {
 			sp := fmt.Sprintf("%s.secrets[%d]", p, j)
 			checkLabel(sp+".name", sec.Name)
 			if len(sec.Keys) == 0 {
-				bad(sp+".keys", "must name at least one key")
+				bad(fielderr.ErrRequired, sp+".keys", "must name at least one key")
 			}
 			for k, key := range sec.Keys {
 				if !secretKeyRe.MatchString(key) {
-					bad(fmt.Sprintf("%s.keys[%d]", sp, k), "%q is not a valid secret key", key)
+					bad(fielderr.ErrInvalid, fmt.Sprintf("%s.keys[%d]", sp, k), "%q is not a valid secret key", key)
 				}
 			}
 		}
@@ -259,52 +257,49 @@ func (g *Graph) Validate(prefix string) error {
 	for i, s := range g.Services {
 		g.validateCalls(fmt.Sprintf("%s.services[%d].calls", prefix, i), s.Name, s.Calls, bad)
 	}
-	if len(errs) > 0 {
-		return errs
-	}
-	return nil
+	return l.Err()
 }
 
-func (g *Graph) validateCalls(prefix, caller string, calls []Call, bad func(string, string, ...any)) {
+func (g *Graph) validateCalls(prefix, caller string, calls []Call, bad func(error, string, string, ...any)) {
 	targets := map[string]int{}
 	for i, c := range calls {
 		p := fmt.Sprintf("%s[%d]", prefix, i)
 		switch {
 		case c.Target == "":
-			bad(p+".target", "must name a service")
+			bad(fielderr.ErrRequired, p+".target", "must name a service")
 		case g.Service(c.Target) == nil:
-			bad(p+".target", "unknown service %q (known: %s)", c.Target, strings.Join(g.serviceNames(), ", "))
+			bad(fielderr.ErrUnknown, p+".target", "unknown service %q (known: %s)", c.Target, strings.Join(g.serviceNames(), ", "))
 		case c.Target == caller:
-			bad(p+".target", "a service may not call itself through the mesh")
+			bad(fielderr.ErrForbidden, p+".target", "a service may not call itself through the mesh")
 		}
 		if j, dup := targets[c.Target]; dup && c.Target != "" {
-			bad(p+".target", "%q is already a target at %s[%d]; merge the calls", c.Target, prefix, j)
+			bad(fielderr.ErrDuplicate, p+".target", "%q is already a target at %s[%d]; merge the calls", c.Target, prefix, j)
 		} else {
 			targets[c.Target] = i
 		}
 		if len(c.Methods) == 0 {
-			bad(p+".methods", "must list at least one HTTP method")
+			bad(fielderr.ErrRequired, p+".methods", "must list at least one HTTP method")
 		}
 		for j, m := range c.Methods {
 			if !slices.Contains(HTTPMethods, m) {
-				bad(fmt.Sprintf("%s.methods[%d]", p, j), "%q is not one of %s", m, strings.Join(HTTPMethods, ", "))
+				bad(fielderr.ErrUnsupported, fmt.Sprintf("%s.methods[%d]", p, j), "%q is not one of %s", m, strings.Join(HTTPMethods, ", "))
 			}
 		}
 		if len(c.Paths) == 0 {
-			bad(p+".paths", "must list at least one path")
+			bad(fielderr.ErrRequired, p+".paths", "must list at least one path")
 		}
 		for j, path := range c.Paths {
 			pp := fmt.Sprintf("%s.paths[%d]", p, j)
 			switch {
 			case !strings.HasPrefix(path, "/"):
-				bad(pp, "must start with \"/\", got %q", path)
+				bad(fielderr.ErrInvalid, pp, "must start with \"/\", got %q", path)
 			case !pathRe.MatchString(path):
-				bad(pp, "%q may hold URL path characters and end in one '*' (a prefix match), nothing else", path)
+				bad(fielderr.ErrInvalid, pp, "%q may hold URL path characters and end in one '*' (a prefix match), nothing else", path)
 			}
 		}
 		for j, sc := range c.Scopes {
 			if !scopeRe.MatchString(sc) {
-				bad(fmt.Sprintf("%s.scopes[%d]", p, j), "%q is not a valid OAuth scope", sc)
+				bad(fielderr.ErrInvalid, fmt.Sprintf("%s.scopes[%d]", p, j), "%q is not a valid OAuth scope", sc)
 			}
 		}
 	}

@@ -1,7 +1,8 @@
 package graph
 
 import (
-	"errors"
+	"github.com/bulwark-platform/bulwark/internal/fielderr"
+
 	"strings"
 	"testing"
 )
@@ -103,9 +104,9 @@ func TestValidateRejectsBadGraphs(t *testing.T) {
 			if err == nil {
 				t.Fatal("Validate accepted the graph")
 			}
-			var errs Errors
-			if !errors.As(err, &errs) {
-				t.Fatalf("error %T is not graph.Errors", err)
+			errs := fielderr.All(err)
+			if len(errs) == 0 {
+				t.Fatalf("error %T holds no field errors", err)
 			}
 			for _, e := range errs {
 				if e.Path == tc.wantPath && strings.Contains(e.Msg, tc.wantMsg) {

@@ -21,32 +21,36 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"github.com/bulwark-platform/bulwark/components/meshpolicy"
-	"github.com/bulwark-platform/bulwark/components/workload"
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/infra/graph"
+	"github.com/bulwark-platform/bulwark/internal/kinds"
+	"github.com/bulwark-platform/bulwark/internal/naming"
 )
 
 // Labels that tie each compiled object to its origin.
 const (
-	EdgeLabel = "bulwark.dev/edge"
-	PeerLabel = "bulwark.dev/peer"
-	RuleLabel = "bulwark.dev/rule"
+	EdgeLabel = naming.EdgeLabel
+	PeerLabel = naming.PeerLabel
+	RuleLabel = naming.RuleLabel
 )
 
-// namespaceLabel is set by the API server on every namespace.
-const namespaceLabel = "kubernetes.io/metadata.name"
+// Typed objects of the set.
+type (
+	PeerAuthentication  = kinds.Object[*securityv1beta1.PeerAuthentication]
+	AuthorizationPolicy = kinds.Object[*securityv1beta1.AuthorizationPolicy]
+	NetworkPolicy       = kinds.Object[networkingv1.NetworkPolicySpec]
+)
 
 // Set is the compiled policy of one environment.
 type Set struct {
-	PeerAuthentications   []meshpolicy.Resource[*securityv1beta1.PeerAuthentication]
-	AuthorizationPolicies []meshpolicy.Resource[*securityv1beta1.AuthorizationPolicy]
-	NetworkPolicies       []networkingv1.NetworkPolicy
+	PeerAuthentications   []PeerAuthentication
+	AuthorizationPolicies []AuthorizationPolicy
+	NetworkPolicies       []NetworkPolicy
 }
 
 // EdgeID names a graph edge: caller and callee as name.namespace.
 func EdgeID(e graph.Edge) string {
-	return e.From.Name + "." + e.From.Namespace + "-to-" + e.To.Name + "." + e.To.Namespace
+	return naming.EdgeID(e.From.Name, e.From.Namespace, e.To.Name, e.To.Namespace)
 }
 
 // Compile turns a validated graph and mesh configuration into policy.
@@ -55,7 +59,7 @@ func Compile(g *graph.Graph, m config.Mesh) Set {
 	s.PeerAuthentications = append(s.PeerAuthentications, strictMTLS(m.RootNamespace))
 	for _, ns := range g.Namespaces() {
 		s.PeerAuthentications = append(s.PeerAuthentications, strictMTLS(ns))
-		s.AuthorizationPolicies = append(s.AuthorizationPolicies, meshpolicy.Resource[*securityv1beta1.AuthorizationPolicy]{
+		s.AuthorizationPolicies = append(s.AuthorizationPolicies, AuthorizationPolicy{
 			// An ALLOW policy without rules matches nothing: with it in
 			// place a request reaches a workload only through an ALLOW below.
 			Name: "deny-all", Namespace: ns, Labels: map[string]string{RuleLabel: "deny-all"},
@@ -75,8 +79,8 @@ func Compile(g *graph.Graph, m config.Mesh) Set {
 	return s
 }
 
-func strictMTLS(ns string) meshpolicy.Resource[*securityv1beta1.PeerAuthentication] {
-	return meshpolicy.Resource[*securityv1beta1.PeerAuthentication]{
+func strictMTLS(ns string) PeerAuthentication {
+	return PeerAuthentication{
 		Name: "default", Namespace: ns, Labels: map[string]string{RuleLabel: "strict-mtls"},
 		Spec: &securityv1beta1.PeerAuthentication{
 			Mtls: &securityv1beta1.PeerAuthentication_MutualTLS{Mode: securityv1beta1.PeerAuthentication_MutualTLS_STRICT},
@@ -84,12 +88,12 @@ func strictMTLS(ns string) meshpolicy.Resource[*securityv1beta1.PeerAuthenticati
 	}
 }
 
-func edgeAuthorization(e graph.Edge, trustDomain string) meshpolicy.Resource[*securityv1beta1.AuthorizationPolicy] {
-	return meshpolicy.Resource[*securityv1beta1.AuthorizationPolicy]{
+func edgeAuthorization(e graph.Edge, trustDomain string) AuthorizationPolicy {
+	return AuthorizationPolicy{
 		Name: e.To.Name + "-from-" + e.From.Name, Namespace: e.To.Namespace,
 		Labels: map[string]string{EdgeLabel: EdgeID(e)},
 		Spec: &securityv1beta1.AuthorizationPolicy{
-			Selector: &typev1beta1.WorkloadSelector{MatchLabels: workload.SelectorLabels(e.To.Name)},
+			Selector: &typev1beta1.WorkloadSelector{MatchLabels: naming.SelectorLabels(e.To.Name)},
 			Action:   securityv1beta1.AuthorizationPolicy_ALLOW,
 			Rules: []*securityv1beta1.Rule{{
 				From: []*securityv1beta1.Rule_From{{Source: &securityv1beta1.Source{Principals: []string{e.From.SPIFFEID(trustDomain)}}}},
@@ -106,13 +110,13 @@ func edgeAuthorization(e graph.Edge, trustDomain string) meshpolicy.Resource[*se
 // metricsAuthorization lets Prometheus, and only Prometheus, GET /metrics
 // on the metrics port. Prometheus scrapes through its own sidecar's
 // certificates, so under STRICT mTLS it has a principal like any workload.
-func metricsAuthorization(svc *graph.Service, m config.Mesh) meshpolicy.Resource[*securityv1beta1.AuthorizationPolicy] {
+func metricsAuthorization(svc *graph.Service, m config.Mesh) AuthorizationPolicy {
 	prom := graph.Identity{Name: "prometheus", Namespace: m.Prometheus.Namespace, ServiceAccount: m.Prometheus.ServiceAccount}
-	return meshpolicy.Resource[*securityv1beta1.AuthorizationPolicy]{
+	return AuthorizationPolicy{
 		Name: svc.Name + "-from-prometheus", Namespace: svc.Namespace,
 		Labels: map[string]string{PeerLabel: "prometheus"},
 		Spec: &securityv1beta1.AuthorizationPolicy{
-			Selector: &typev1beta1.WorkloadSelector{MatchLabels: workload.SelectorLabels(svc.Name)},
+			Selector: &typev1beta1.WorkloadSelector{MatchLabels: naming.SelectorLabels(svc.Name)},
 			Action:   securityv1beta1.AuthorizationPolicy_ALLOW,
 			Rules: []*securityv1beta1.Rule{{
 				From: []*securityv1beta1.Rule_From{{Source: &securityv1beta1.Source{Principals: []string{prom.SPIFFEID(m.TrustDomain)}}}},
@@ -124,20 +128,16 @@ func metricsAuthorization(svc *graph.Service, m config.Mesh) meshpolicy.Resource
 	}
 }
 
-func netpol(name, ns string, labels map[string]string, podSelector map[string]string, types ...networkingv1.PolicyType) networkingv1.NetworkPolicy {
-	return networkingv1.NetworkPolicy{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
-		Spec: networkingv1.NetworkPolicySpec{
-			PodSelector: metav1.LabelSelector{MatchLabels: podSelector},
-			PolicyTypes: types,
-		},
-	}
+func netpol(name, ns string, labels map[string]string, podSelector map[string]string, types ...networkingv1.PolicyType) NetworkPolicy {
+	return kinds.NetworkPolicy.Of(name, ns, labels, networkingv1.NetworkPolicySpec{
+		PodSelector: metav1.LabelSelector{MatchLabels: podSelector},
+		PolicyTypes: types,
+	})
 }
 
 func peerOf(ns string, pods map[string]string) networkingv1.NetworkPolicyPeer {
 	return networkingv1.NetworkPolicyPeer{
-		NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{namespaceLabel: ns}},
+		NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{naming.NamespaceNameLabel: ns}},
 		PodSelector:       &metav1.LabelSelector{MatchLabels: maps.Clone(pods)},
 	}
 }
@@ -153,13 +153,13 @@ func ports(proto corev1.Protocol, nums ...int) []networkingv1.NetworkPolicyPort 
 
 // namespaceNetworkPolicies: deny everything, then let every pod resolve
 // names, reach istiod and export traces.
-func namespaceNetworkPolicies(ns string, m config.Mesh) []networkingv1.NetworkPolicy {
-	egressTo := func(name, peer string, p config.Peer, ps []networkingv1.NetworkPolicyPort) networkingv1.NetworkPolicy {
+func namespaceNetworkPolicies(ns string, m config.Mesh) []NetworkPolicy {
+	egressTo := func(name, peer string, p config.Peer, ps []networkingv1.NetworkPolicyPort) NetworkPolicy {
 		np := netpol(name, ns, map[string]string{PeerLabel: peer}, nil, networkingv1.PolicyTypeEgress)
 		np.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{peerOf(p.Namespace, p.PodLabels)}, Ports: ps}}
 		return np
 	}
-	out := []networkingv1.NetworkPolicy{
+	out := []NetworkPolicy{
 		netpol("default-deny", ns, map[string]string{RuleLabel: "default-deny"}, nil, networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress),
 		egressTo("allow-dns", "dns", m.DNS, append(ports(corev1.ProtocolUDP, m.DNS.Port), ports(corev1.ProtocolTCP, m.DNS.Port)...)),
 		egressTo("allow-istiod", "istiod", m.Istiod, ports(corev1.ProtocolTCP, m.Istiod.Port)),
@@ -179,21 +179,21 @@ func namespaceNetworkPolicies(ns string, m config.Mesh) []networkingv1.NetworkPo
 
 // edgeNetworkPolicies: the callee admits the caller on its port; a caller
 // in an application namespace may send to the callee on that port.
-func edgeNetworkPolicies(g *graph.Graph, e graph.Edge) []networkingv1.NetworkPolicy {
+func edgeNetworkPolicies(g *graph.Graph, e graph.Edge) []NetworkPolicy {
 	labels := map[string]string{EdgeLabel: EdgeID(e)}
-	callerPods := workload.SelectorLabels(e.From.Name)
+	callerPods := naming.SelectorLabels(e.From.Name)
 	if e.From.Name == graph.GatewayName {
 		callerPods = g.Gateway.PodLabels
 	}
-	in := netpol(e.To.Name+"-from-"+e.From.Name, e.To.Namespace, labels, workload.SelectorLabels(e.To.Name), networkingv1.PolicyTypeIngress)
+	in := netpol(e.To.Name+"-from-"+e.From.Name, e.To.Namespace, labels, naming.SelectorLabels(e.To.Name), networkingv1.PolicyTypeIngress)
 	in.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{
 		From: []networkingv1.NetworkPolicyPeer{peerOf(e.From.Namespace, callerPods)}, Ports: ports(corev1.ProtocolTCP, e.To.Port),
 	}}
-	out := []networkingv1.NetworkPolicy{in}
+	out := []NetworkPolicy{in}
 	if e.From.Name != graph.GatewayName {
 		eg := netpol(e.From.Name+"-to-"+e.To.Name, e.From.Namespace, labels, callerPods, networkingv1.PolicyTypeEgress)
 		eg.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{
-			To: []networkingv1.NetworkPolicyPeer{peerOf(e.To.Namespace, workload.SelectorLabels(e.To.Name))}, Ports: ports(corev1.ProtocolTCP, e.To.Port),
+			To: []networkingv1.NetworkPolicyPeer{peerOf(e.To.Namespace, naming.SelectorLabels(e.To.Name))}, Ports: ports(corev1.ProtocolTCP, e.To.Port),
 		}}
 		out = append(out, eg)
 	}
@@ -202,13 +202,13 @@ func edgeNetworkPolicies(g *graph.Graph, e graph.Edge) []networkingv1.NetworkPol
 
 // serviceNetworkPolicies: Prometheus scrapes the metrics port; Redis and
 // PostgreSQL only for services the graph marks as using them.
-func serviceNetworkPolicies(svc *graph.Service, m config.Mesh) []networkingv1.NetworkPolicy {
-	pods := workload.SelectorLabels(svc.Name)
+func serviceNetworkPolicies(svc *graph.Service, m config.Mesh) []NetworkPolicy {
+	pods := naming.SelectorLabels(svc.Name)
 	scrape := netpol(svc.Name+"-from-prometheus", svc.Namespace, map[string]string{PeerLabel: "prometheus"}, pods, networkingv1.PolicyTypeIngress)
 	scrape.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{
 		From: []networkingv1.NetworkPolicyPeer{peerOf(m.Prometheus.Namespace, m.Prometheus.PodLabels)}, Ports: ports(corev1.ProtocolTCP, svc.MetricsPort),
 	}}
-	out := []networkingv1.NetworkPolicy{scrape}
+	out := []NetworkPolicy{scrape}
 	for _, dep := range []struct {
 		name string
 		use  bool

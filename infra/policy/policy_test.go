@@ -10,7 +10,6 @@ import (
 	securityv1beta1 "istio.io/api/security/v1beta1"
 	networkingv1 "k8s.io/api/networking/v1"
 
-	"github.com/bulwark-platform/bulwark/components/meshpolicy"
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/infra/graph"
 )
@@ -24,36 +23,10 @@ func compileEnv(t *testing.T, env config.Environment) (*config.Config, Set) {
 	return cfg, Compile(&cfg.Graph, cfg.Mesh)
 }
 
-func expectedRows(g *graph.Graph, m config.Mesh) []string {
-	return rowStrings(Report{Rows: GraphFlows(g, m)})
-}
-
-func rowStrings(r Report) []string {
-	var out []string
-	for _, row := range r.Rows {
-		out = append(out, row.String())
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
-func TestReportOfTheDefaultGraphIsExactlyItsEdges(t *testing.T) {
-	cfg, set := compileEnv(t, config.Prod)
-	src, dst := Parties(&cfg.Graph, cfg.Mesh)
-	r := Evaluate(set, src, dst, cfg.Mesh.TrustDomain, cfg.Mesh.RootNamespace)
-	if len(r.Findings) > 0 {
-		t.Errorf("layers disagree:\n%s", strings.Join(r.Findings, "\n"))
-	}
-	got, want := rowStrings(r), expectedRows(&cfg.Graph, cfg.Mesh)
-	if !slices.Equal(got, want) {
-		t.Errorf("report:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-}
-
 func TestEveryNamespaceIsLockedDown(t *testing.T) {
 	cfg, set := compileEnv(t, config.Staging)
 	for _, ns := range append(cfg.Graph.Namespaces(), cfg.Mesh.RootNamespace) {
-		strict := slices.ContainsFunc(set.PeerAuthentications, func(p meshpolicy.Resource[*securityv1beta1.PeerAuthentication]) bool {
+		strict := slices.ContainsFunc(set.PeerAuthentications, func(p PeerAuthentication) bool {
 			return p.Namespace == ns && p.Spec.GetSelector() == nil && p.Spec.GetMtls().GetMode() == securityv1beta1.PeerAuthentication_MutualTLS_STRICT && len(p.Spec.GetPortLevelMtls()) == 0
 		})
 		if !strict {
@@ -61,13 +34,13 @@ func TestEveryNamespaceIsLockedDown(t *testing.T) {
 		}
 	}
 	for _, ns := range cfg.Graph.Namespaces() {
-		denyAll := slices.ContainsFunc(set.AuthorizationPolicies, func(a meshpolicy.Resource[*securityv1beta1.AuthorizationPolicy]) bool {
+		denyAll := slices.ContainsFunc(set.AuthorizationPolicies, func(a AuthorizationPolicy) bool {
 			return a.Namespace == ns && a.Spec.GetSelector() == nil && len(a.Spec.GetRules()) == 0 && a.Spec.GetAction() == securityv1beta1.AuthorizationPolicy_ALLOW
 		})
 		if !denyAll {
 			t.Errorf("namespace %s: no deny-all AuthorizationPolicy", ns)
 		}
-		defaultDeny := slices.ContainsFunc(set.NetworkPolicies, func(np networkingv1.NetworkPolicy) bool {
+		defaultDeny := slices.ContainsFunc(set.NetworkPolicies, func(np NetworkPolicy) bool {
 			return np.Namespace == ns && len(np.Spec.PodSelector.MatchLabels) == 0 && len(np.Spec.PodSelector.MatchExpressions) == 0 &&
 				len(np.Spec.Ingress) == 0 && len(np.Spec.Egress) == 0 &&
 				slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) && slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress)
@@ -206,55 +179,6 @@ func TestDeclaredEgressCIDRsAreTheOnlyOnes(t *testing.T) {
 	want := []string{"payments:203.0.113.0/24", "shop:203.0.113.0/24"}
 	if !slices.Equal(cidrs, want) {
 		t.Errorf("egress CIDRs %v, want %v", cidrs, want)
-	}
-}
-
-// The report is an independent reading of the policies: hand-broken policy
-// sets must show up in it.
-func TestReportCatchesBrokenPolicies(t *testing.T) {
-	cfg, set := compileEnv(t, config.Dev)
-	src, dst := Parties(&cfg.Graph, cfg.Mesh)
-	evaluate := func(s Set) Report { return Evaluate(s, src, dst, cfg.Mesh.TrustDomain, cfg.Mesh.RootNamespace) }
-	base := evaluate(set)
-
-	t.Run("a dropped network policy shows as a finding", func(t *testing.T) {
-		broken := set
-		broken.NetworkPolicies = slices.DeleteFunc(slices.Clone(set.NetworkPolicies), func(np networkingv1.NetworkPolicy) bool { return np.Name == "payment-from-order" })
-		r := evaluate(broken)
-		if !slices.ContainsFunc(r.Findings, func(f string) bool { return strings.HasPrefix(f, "order.shop -> payment.payments :8080") }) {
-			t.Errorf("no finding for the dropped policy: %v", r.Findings)
-		}
-		if d := Diff(base, r); len(d) != 1 || !strings.HasPrefix(d[0], "- order.shop -> payment.payments") {
-			t.Errorf("diff = %v", d)
-		}
-	})
-	t.Run("a removed deny-all opens the namespace", func(t *testing.T) {
-		broken := set
-		broken.AuthorizationPolicies = nil
-		for _, ap := range set.AuthorizationPolicies {
-			if ap.Namespace != "payments" {
-				broken.AuthorizationPolicies = append(broken.AuthorizationPolicies, ap)
-			}
-		}
-		r := evaluate(broken)
-		if !slices.ContainsFunc(r.Rows, func(row Row) bool { return row.To == "payment.payments" && slices.Contains(row.Methods, "*") }) {
-			t.Errorf("the open namespace does not show: %v", r.Rows)
-		}
-	})
-}
-
-func TestDiffShowsExactlyTheChangedEdge(t *testing.T) {
-	cfg := config.Defaults(config.Dev)
-	before := cfg.Graph
-	after := config.Defaults(config.Dev).Graph
-	after.Services[0].Calls = after.Services[0].Calls[:1] // order no longer calls user
-	report := func(g graph.Graph) Report {
-		src, dst := Parties(&g, cfg.Mesh)
-		return Evaluate(Compile(&g, cfg.Mesh), src, dst, cfg.Mesh.TrustDomain, cfg.Mesh.RootNamespace)
-	}
-	d := Diff(report(before), report(after))
-	if len(d) != 1 || d[0] != "- order.shop -> user.shop :8080 GET /api/v1/users/*" {
-		t.Errorf("diff = %q", d)
 	}
 }
 

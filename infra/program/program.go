@@ -10,7 +10,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -25,6 +24,7 @@ import (
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/infra/graph"
 	"github.com/bulwark-platform/bulwark/infra/policy"
+	"github.com/bulwark-platform/bulwark/internal/naming"
 )
 
 // Options carry what the caller knows beyond the stack configuration.
@@ -92,167 +92,283 @@ type ServiceOutput struct {
 	MetricsPort                  int    `json:"metricsPort"`
 }
 
-// Platform registers every component of a validated configuration.
+// Platform registers every component of a validated configuration: one
+// named wiring step per component, in dependency order. A step that fails
+// says which it was.
 func Platform(ctx *pulumi.Context, cfg *config.Config) error {
-	provArgs := &kubernetes.ProviderArgs{}
-	if cfg.Kubernetes.Kubeconfig != "" {
-		provArgs.Kubeconfig = pulumi.String(cfg.Kubernetes.Kubeconfig)
+	w := &wiring{ctx: ctx, cfg: cfg}
+	for _, step := range []struct {
+		name string
+		run  func() error
+	}{
+		{"kubernetes provider", w.kubernetesProvider},
+		{"namespaces", w.namespaces},
+		{"private CA", w.privateCA},
+		{"service mesh", w.mesh},
+		{"mesh policy", w.meshPolicy},
+		{"edge", w.edge},
+		{"network policy", w.networkPolicy},
+		{"workloads", w.workloads},
+		{"stack outputs", w.outputs},
+	} {
+		if err := step.run(); err != nil {
+			return fmt.Errorf("%s: %w", step.name, err)
+		}
 	}
-	if cfg.Kubernetes.Context != "" {
-		provArgs.Context = pulumi.String(cfg.Kubernetes.Context)
-	}
-	provider, err := kubernetes.NewProvider(ctx, "kubernetes", provArgs)
-	if err != nil {
-		return fmt.Errorf("kubernetes provider: %w", err)
-	}
+	return nil
+}
 
-	platformNS, err := platformNamespaces(ctx, cfg, provider)
-	if err != nil {
-		return err
-	}
+// wiring carries what one step hands the next.
+type wiring struct {
+	ctx      *pulumi.Context
+	cfg      *config.Config
+	provider pulumi.ProviderResource
+	// platformNS are the namespaces of installed third-party parts;
+	// appNS the graph's namespaces by name, appNSList in graph order.
+	platformNS []pulumi.Resource
+	appNS      map[string]*namespace.AppNamespace
+	appNSList  []pulumi.Resource
+	ca         *pki.PrivateCA
+	meshReady  []pulumi.Resource
+	policies   policy.Set
+	services   []ServiceOutput
+}
 
-	namespaces := map[string]*namespace.AppNamespace{}
-	var nsNames []string
-	var nsResources []pulumi.Resource
+func (w *wiring) kubernetesProvider() error {
+	args := &kubernetes.ProviderArgs{}
+	if k := w.cfg.Kubernetes; k.Kubeconfig != "" {
+		args.Kubeconfig = pulumi.String(k.Kubeconfig)
+	}
+	if k := w.cfg.Kubernetes; k.Context != "" {
+		args.Context = pulumi.String(k.Context)
+	}
+	p, err := kubernetes.NewProvider(w.ctx, "kubernetes", args)
+	w.provider = p
+	return err
+}
+
+// namespaces creates the namespaces of the third-party parts Bulwark
+// installs (adopted ones exist already) and one per graph namespace. Istio's
+// root namespace runs the CNI node agent, which needs host access: it is the
+// one privileged namespace, and says so.
+func (w *wiring) namespaces() error {
+	cfg := w.cfg
+	var specs []namespace.Args
+	if cfg.Install.Istio {
+		specs = append(specs,
+			namespace.Args{Name: cfg.Mesh.RootNamespace, PodSecurity: namespace.Privileged, PrivilegedReason: "istio-cni node agent configures pod networking on the host"},
+			namespace.Args{Name: cfg.Graph.Gateway.Namespace},
+		)
+	}
+	if cfg.Install.CertManager {
+		specs = append(specs, namespace.Args{Name: pki.DefaultNamespace})
+	}
+	for _, a := range specs {
+		a.Labels = map[string]string{naming.EnvironmentLabel: string(cfg.Environment)}
+		a.Provider = w.provider
+		n, err := namespace.New(w.ctx, "platform-"+a.Name, &a)
+		if err != nil {
+			return err
+		}
+		w.platformNS = append(w.platformNS, n)
+	}
+	w.appNS = map[string]*namespace.AppNamespace{}
 	for _, ns := range cfg.Graph.Namespaces() {
-		n, err := namespace.New(ctx, ns, &namespace.Args{
+		n, err := namespace.New(w.ctx, ns, &namespace.Args{
 			Name: ns,
 			Labels: map[string]string{
-				"bulwark.dev/environment": string(cfg.Environment),
+				naming.EnvironmentLabel: string(cfg.Environment),
 				// Istio injects its sidecar into every pod here: without
 				// it there is no mTLS identity and STRICT refuses the pod's
 				// traffic.
 				"istio-injection": "enabled",
 			},
-			Provider: provider,
+			Provider: w.provider,
 		})
 		if err != nil {
 			return err
 		}
-		namespaces[ns] = n
-		nsNames = append(nsNames, ns)
-		nsResources = append(nsResources, n)
+		w.appNS[ns] = n
+		w.appNSList = append(w.appNSList, n)
 	}
+	return nil
+}
 
-	// Order: namespaces, then the CA (cert-manager and, with istio-csr,
-	// the mesh's CA), then the mesh control plane, then mesh config.
-	ca, err := privateCA(ctx, cfg, provider, slices.Concat(platformNS, nsResources))
-	if err != nil {
-		return err
+// privateCA issues the gateway's certificate and one per service that
+// serves TLS itself; with istio-csr it is also the mesh's CA, so it comes
+// before the mesh.
+func (w *wiring) privateCA() error {
+	cfg := w.cfg
+	certs := []pki.Certificate{{
+		Name: naming.GatewayCertificate, Namespace: cfg.Graph.Gateway.Namespace, SecretName: naming.GatewayCertificateSecret, DNSNames: cfg.Edge.Hosts,
+	}}
+	for _, s := range cfg.Graph.Services {
+		if s.NativeTLS {
+			certs = append(certs, pki.Certificate{
+				Name: s.Name + "-tls", Namespace: s.Namespace, SecretName: s.Name + "-tls",
+				DNSNames: []string{s.Name + "." + s.Namespace + ".svc", s.Name + "." + s.Namespace + ".svc.cluster.local"},
+			})
+		}
 	}
+	ca, err := pki.New(w.ctx, "pki", &pki.Args{
+		Environment:       string(cfg.Environment),
+		IstioCSR:          cfg.Certificates.IstioCSR,
+		MeshRootNamespace: cfg.Mesh.RootNamespace,
+		TrustDomain:       cfg.Mesh.TrustDomain,
+		Install:           cfg.Install.CertManager,
+		Replicas:          cfg.Install.Replicas,
+		RootCADuration:    cfg.Certificates.RootCADuration,
+		LeafDuration:      cfg.Certificates.LeafDuration,
+		LeafIssuer:        cfg.Certificates.Issuer,
+		Certificates:      certs,
+		DependsOn:         slices.Concat(w.platformNS, w.appNSList),
+		Provider:          w.provider,
+	})
+	w.ca = ca
+	return err
+}
+
+func (w *wiring) mesh() error {
+	cfg := w.cfg
 	meshCAAddress := ""
 	if cfg.Certificates.IstioCSR {
 		meshCAAddress = pki.IstioCSRAddress
 	}
-	meshInstall, err := mesh.New(ctx, "istio", &mesh.Args{
+	m, err := mesh.New(w.ctx, "istio", &mesh.Args{
 		Install:               cfg.Install.Istio,
 		RootNamespace:         cfg.Mesh.RootNamespace,
 		GatewayNamespace:      cfg.Graph.Gateway.Namespace,
 		GatewayLabels:         cfg.Graph.Gateway.PodLabels,
 		GatewayServiceAccount: cfg.Graph.Gateway.ServiceAccount,
-		RegistryOnly:          cfg.Environment == config.Staging || cfg.Environment == config.Prod,
+		RegistryOnly:          cfg.Mesh.RegistryOnly(),
 		CollectorHost:         cfg.Mesh.OTelCollector.Service + "." + cfg.Mesh.OTelCollector.Namespace + ".svc.cluster.local",
 		CollectorPort:         cfg.Mesh.OTelCollector.Port,
 		SamplingRatio:         cfg.Observability.TraceSamplingRatio,
 		ExternalCAAddress:     meshCAAddress,
-		Replicas:              min(cfg.Workloads.Replicas, 3),
-		DependsOn:             slices.Concat(platformNS, ca.MeshCA),
-		Provider:              provider,
+		Replicas:              cfg.Install.Replicas,
+		DependsOn:             slices.Concat(w.platformNS, w.ca.MeshCA),
+		Provider:              w.provider,
 	})
 	if err != nil {
 		return err
 	}
+	w.meshReady = m.Ready
+	return nil
+}
 
-	policies := policy.Compile(&cfg.Graph, cfg.Mesh)
-	if _, err := meshpolicy.New(ctx, "mesh", &meshpolicy.Args{
-		PeerAuthentications:   policies.PeerAuthentications,
-		AuthorizationPolicies: policies.AuthorizationPolicies,
-		DependsOn:             slices.Concat(nsResources, meshInstall.Ready),
-		Provider:              provider,
-	}); err != nil {
-		return err
-	}
-	if _, err := edge.New(ctx, "edge", &edge.Args{
+func (w *wiring) meshPolicy() error {
+	w.policies = policy.Compile(&w.cfg.Graph, w.cfg.Mesh)
+	_, err := meshpolicy.New(w.ctx, "mesh", &meshpolicy.Args{
+		PeerAuthentications:   w.policies.PeerAuthentications,
+		AuthorizationPolicies: w.policies.AuthorizationPolicies,
+		DependsOn:             slices.Concat(w.appNSList, w.meshReady),
+		Provider:              w.provider,
+	})
+	return err
+}
+
+func (w *wiring) edge() error {
+	cfg := w.cfg
+	_, err := edge.New(w.ctx, "edge", &edge.Args{
 		Namespace:      cfg.Graph.Gateway.Namespace,
 		PodLabels:      cfg.Graph.Gateway.PodLabels,
 		Hosts:          cfg.Edge.Hosts,
-		CredentialName: GatewayCertificateSecret,
+		CredentialName: naming.GatewayCertificateSecret,
 		MinTLSVersion:  cfg.Edge.MinTLSVersion,
 		JWT:            edge.JWT{Issuer: cfg.Edge.JWT.Issuer, JWKSURI: cfg.Edge.JWT.JWKSURI, Audiences: cfg.Edge.JWT.Audiences},
 		Routes:         edgeRoutes(cfg),
-		DependsOn:      slices.Concat([]pulumi.Resource{ca}, meshInstall.Ready),
-		Provider:       provider,
-	}); err != nil {
-		return err
-	}
-	if _, err := netpolicy.New(ctx, "network", &netpolicy.Args{
-		Policies:     policies.NetworkPolicies,
-		AllowedCIDRs: cfg.Mesh.EgressCIDRs,
-		DependsOn:    nsResources,
-		Provider:     provider,
-	}); err != nil {
-		return err
-	}
+		DependsOn:      slices.Concat([]pulumi.Resource{w.ca}, w.meshReady),
+		Provider:       w.provider,
+	})
+	return err
+}
 
-	w := cfg.Workloads
-	var services []ServiceOutput
+func (w *wiring) networkPolicy() error {
+	_, err := netpolicy.New(w.ctx, "network", &netpolicy.Args{
+		Policies:     w.policies.NetworkPolicies,
+		AllowedCIDRs: w.cfg.Mesh.EgressCIDRs,
+		DependsOn:    w.appNSList,
+		Provider:     w.provider,
+	})
+	return err
+}
+
+func (w *wiring) workloads() error {
+	cfg, wl := w.cfg, w.cfg.Workloads
 	for _, s := range cfg.Graph.Services {
-		_, err := workload.New(ctx, s.Name, &workload.Args{
+		_, err := workload.New(w.ctx, s.Name, &workload.Args{
 			Name:                         s.Name,
-			Namespace:                    namespaces[s.Namespace].Name,
+			Namespace:                    w.appNS[s.Namespace].Name,
 			ServiceAccount:               s.ServiceAccount,
 			AutomountServiceAccountToken: s.AutomountServiceAccountToken,
-			Image:                        s.Image,
+			Image:                        s.ImageRef(),
 			Port:                         s.Port,
 			MetricsPort:                  s.MetricsPort,
-			Replicas:                     w.Replicas,
+			Replicas:                     wl.Replicas,
 			Resources: workload.Resources{
-				RequestsCPU: w.Resources.Requests.CPU, RequestsMemory: w.Resources.Requests.Memory,
-				LimitsCPU: w.Resources.Limits.CPU, LimitsMemory: w.Resources.Limits.Memory,
+				RequestsCPU: wl.Resources.Requests.CPU, RequestsMemory: wl.Resources.Requests.Memory, RequestsEphemeralStorage: wl.Resources.Requests.EphemeralStorage,
+				LimitsCPU: wl.Resources.Limits.CPU, LimitsMemory: wl.Resources.Limits.Memory, LimitsEphemeralStorage: wl.Resources.Limits.EphemeralStorage,
 			},
+			TmpSize: wl.TmpSize,
 			Autoscaling: workload.Autoscaling{
-				MinReplicas: w.Autoscaling.MinReplicas, MaxReplicas: w.Autoscaling.MaxReplicas,
-				TargetCPUUtilization: w.Autoscaling.TargetCPUUtilization, TargetMemoryUtilization: w.Autoscaling.TargetMemoryUtilization,
+				MinReplicas: wl.Autoscaling.MinReplicas, MaxReplicas: wl.Autoscaling.MaxReplicas,
+				TargetCPUUtilization: wl.Autoscaling.TargetCPUUtilization, TargetMemoryUtilization: wl.Autoscaling.TargetMemoryUtilization,
 			},
-			VPAMode:                       w.VPAMode,
-			TerminationGracePeriodSeconds: w.TerminationGracePeriodSeconds,
-			PreStopSleepSeconds:           w.PreStopSleepSeconds,
-			TopologySpread:                w.TopologySpread,
+			DisruptionBudget:              workload.DisruptionBudget(wl.DisruptionBudget),
+			VPAMode:                       wl.VPAMode,
+			TerminationGracePeriodSeconds: wl.TerminationGracePeriodSeconds,
+			PreStopSleepSeconds:           wl.PreStopSleepSeconds,
+			TopologySpread:                wl.TopologySpread,
 			Env:                           serviceEnv(cfg, &s),
-			Labels:                        map[string]string{"bulwark.dev/environment": string(cfg.Environment)},
+			Labels:                        map[string]string{naming.EnvironmentLabel: string(cfg.Environment)},
 			PodAnnotations:                meshPodAnnotations,
-			Provider:                      provider,
+			Provider:                      w.provider,
 		})
 		if err != nil {
 			return err
 		}
-		services = append(services, ServiceOutput{
+		w.services = append(w.services, ServiceOutput{
 			Name: s.Name, Namespace: s.Namespace, ServiceAccount: s.ServiceAccount,
 			AutomountServiceAccountToken: s.AutomountServiceAccountToken,
 			Port:                         s.Port, MetricsPort: s.MetricsPort,
 		})
 	}
+	return nil
+}
 
-	servicesOut, err := toOutput(services)
+// outputs are the contract between the stack and its checks.
+func (w *wiring) outputs() error {
+	wl := w.cfg.Workloads
+	servicesOut, err := toOutput(w.services)
 	if err != nil {
-		return fmt.Errorf("services output: %w", err)
+		return fmt.Errorf("services: %w", err)
 	}
 	workloadsOut, err := toOutput(map[string]any{
-		"replicas":                      w.Replicas,
-		"minReplicas":                   w.Autoscaling.MinReplicas,
-		"maxReplicas":                   w.Autoscaling.MaxReplicas,
-		"vpaMode":                       w.VPAMode,
-		"terminationGracePeriodSeconds": w.TerminationGracePeriodSeconds,
-		"preStopSleepSeconds":           w.PreStopSleepSeconds,
-		"resources":                     w.Resources,
+		"replicas":                      wl.Replicas,
+		"minReplicas":                   wl.Autoscaling.MinReplicas,
+		"maxReplicas":                   wl.Autoscaling.MaxReplicas,
+		"vpaMode":                       wl.VPAMode,
+		"terminationGracePeriodSeconds": wl.TerminationGracePeriodSeconds,
+		"preStopSleepSeconds":           wl.PreStopSleepSeconds,
+		"disruptionBudget":              wl.DisruptionBudget,
+		"resources":                     wl.Resources,
 	})
 	if err != nil {
-		return fmt.Errorf("workloads output: %w", err)
+		return fmt.Errorf("workloads: %w", err)
 	}
-	ctx.Export("environment", pulumi.String(string(cfg.Environment)))
-	ctx.Export("namespaces", pulumi.ToStringArray(nsNames))
-	ctx.Export("services", servicesOut)
-	ctx.Export("workloads", workloadsOut)
+	nsNames := w.cfg.Graph.Namespaces()
+	certificates, err := toOutput(map[string]any{
+		"rootCADuration": w.cfg.Certificates.RootCADuration.String(),
+		"leafDuration":   w.cfg.Certificates.LeafDuration.String(),
+	})
+	if err != nil {
+		return fmt.Errorf("certificates: %w", err)
+	}
+	w.ctx.Export("environment", pulumi.String(string(w.cfg.Environment)))
+	w.ctx.Export("namespaces", pulumi.ToStringArray(nsNames))
+	w.ctx.Export("services", servicesOut)
+	w.ctx.Export("workloads", workloadsOut)
+	w.ctx.Export("certificates", certificates)
 	return nil
 }
 
@@ -263,75 +379,6 @@ func Platform(ctx *pulumi.Context, cfg *config.Config) error {
 var meshPodAnnotations = map[string]string{
 	"sidecar.istio.io/rewriteAppHTTPProbers": "true",
 	"proxy.istio.io/config":                  `{"holdApplicationUntilProxyStarts": true}`,
-}
-
-// platformNamespaces creates the namespaces of the third-party parts
-// Bulwark installs (adopted ones exist already). Istio's root namespace
-// runs the CNI node agent, which needs host access: it is the one
-// privileged namespace, and says so.
-func platformNamespaces(ctx *pulumi.Context, cfg *config.Config, provider pulumi.ProviderResource) ([]pulumi.Resource, error) {
-	var specs []namespace.Args
-	if cfg.Install.Istio {
-		specs = append(specs,
-			namespace.Args{Name: cfg.Mesh.RootNamespace, PodSecurity: namespace.Privileged, PrivilegedReason: "istio-cni node agent configures pod networking on the host"},
-			namespace.Args{Name: cfg.Graph.Gateway.Namespace},
-		)
-	}
-	if cfg.Install.CertManager {
-		specs = append(specs, namespace.Args{Name: "cert-manager"})
-	}
-	var out []pulumi.Resource
-	for _, a := range specs {
-		a.Labels = map[string]string{"bulwark.dev/environment": string(cfg.Environment)}
-		a.Provider = provider
-		n, err := namespace.New(ctx, "platform-"+a.Name, &a)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, nil
-}
-
-// GatewayCertificateSecret is the TLS secret of the ingress gateway.
-const GatewayCertificateSecret = "bulwark-gateway-tls"
-
-// privateCA issues the gateway's certificate and one per service that
-// serves TLS itself.
-func privateCA(ctx *pulumi.Context, cfg *config.Config, provider pulumi.ProviderResource, deps []pulumi.Resource) (*pki.PrivateCA, error) {
-	rootLife, err := time.ParseDuration(cfg.Certificates.RootCADuration)
-	if err != nil {
-		return nil, fmt.Errorf("bulwark:certificates.rootCADuration: %w", err)
-	}
-	leafLife, err := time.ParseDuration(cfg.Certificates.LeafDuration)
-	if err != nil {
-		return nil, fmt.Errorf("bulwark:certificates.leafDuration: %w", err)
-	}
-	certs := []pki.Certificate{{
-		Name: "bulwark-gateway", Namespace: cfg.Graph.Gateway.Namespace, SecretName: GatewayCertificateSecret, DNSNames: cfg.Edge.Hosts,
-	}}
-	for _, s := range cfg.Graph.Services {
-		if s.NativeTLS {
-			certs = append(certs, pki.Certificate{
-				Name: s.Name + "-tls", Namespace: s.Namespace, SecretName: s.Name + "-tls",
-				DNSNames: []string{s.Name + "." + s.Namespace + ".svc", s.Name + "." + s.Namespace + ".svc.cluster.local"},
-			})
-		}
-	}
-	return pki.New(ctx, "pki", &pki.Args{
-		Environment:       string(cfg.Environment),
-		IstioCSR:          cfg.Certificates.IstioCSR,
-		MeshRootNamespace: cfg.Mesh.RootNamespace,
-		TrustDomain:       cfg.Mesh.TrustDomain,
-		Install:           cfg.Install.CertManager,
-		Replicas:          min(cfg.Workloads.Replicas, 3),
-		RootCADuration:    rootLife,
-		LeafDuration:      leafLife,
-		LeafIssuer:        cfg.Certificates.Issuer,
-		Certificates:      certs,
-		DependsOn:         deps,
-		Provider:          provider,
-	})
 }
 
 // edgeRoutes are the gateway's calls of the graph with their rate limits.

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-platform/bulwark/infra/config"
-	"github.com/bulwark-platform/bulwark/internal/mocktest"
+	"github.com/bulwark-platform/bulwark/internal/testkit/mocktest"
 )
 
 func runStack(t *testing.T, stack string, override map[string]string) (*mocktest.Mocks, error) {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/bulwark-platform/bulwark/internal/policyreport"
+	"github.com/bulwark-platform/bulwark/internal/harness/policyreport"
 )
 
 // prodGraph is the default graph written out, minus the order -> user edge.

@@ -46,9 +46,9 @@ import (
 	"github.com/bulwark-platform/bulwark/components/meshpolicy"
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/infra/policy"
-	"github.com/bulwark-platform/bulwark/internal/localcluster"
-	"github.com/bulwark-platform/bulwark/internal/paths"
-	"github.com/bulwark-platform/bulwark/internal/stackrun"
+	"github.com/bulwark-platform/bulwark/internal/harness/localcluster"
+	"github.com/bulwark-platform/bulwark/internal/harness/paths"
+	"github.com/bulwark-platform/bulwark/internal/harness/stackrun"
 )
 
 // stackOutputs is the contract between the program and its checks.

@@ -1,4 +1,4 @@
-package policy
+package policyeval
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/infra/graph"
+	"github.com/bulwark-platform/bulwark/infra/policy"
 )
 
 // randomGraph builds a valid graph from a seed: 1-7 services over up to
@@ -67,7 +68,7 @@ func TestCompiledPolicyPermitsExactlyTheGraph(t *testing.T) {
 			t.Fatalf("seed %d: generator made an invalid graph: %v", seed, err)
 		}
 		src, dst := Parties(&g, mesh)
-		rep := Evaluate(Compile(&g, mesh), src, dst, mesh.TrustDomain, mesh.RootNamespace)
+		rep := Evaluate(policy.Compile(&g, mesh), src, dst, mesh.TrustDomain, mesh.RootNamespace)
 		got, want := rowStrings(rep), expectedRows(&g, mesh)
 		if !slices.Equal(got, want) || len(rep.Findings) > 0 {
 			t.Fatalf("seed %d: report differs from the graph\n got:\n%s\nwant:\n%s\nfindings: %v",

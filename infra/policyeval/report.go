@@ -1,4 +1,10 @@
-package policy
+// Package policyeval reads compiled or live policy sets the way Kubernetes
+// and Istio do (NetworkPolicy and AuthorizationPolicy semantics), without
+// the compiler's knowledge of the graph: who may talk to whom, on which
+// ports, methods and paths, and where the two layers disagree. It is the
+// independent check behind the policy report, the property test and the
+// stack check's reading of the live objects.
+package policyeval
 
 import (
 	"fmt"
@@ -14,10 +20,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
-	"github.com/bulwark-platform/bulwark/components/meshpolicy"
-	"github.com/bulwark-platform/bulwark/components/workload"
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/infra/graph"
+	"github.com/bulwark-platform/bulwark/infra/policy"
+	"github.com/bulwark-platform/bulwark/internal/naming"
 )
 
 // Workload is a party the report evaluates: a pod set with its identity,
@@ -74,7 +80,7 @@ func Parties(g *graph.Graph, m config.Mesh) (sources, dests []Workload) {
 	prom := Workload{Name: "prometheus", Namespace: m.Prometheus.Namespace, ServiceAccount: m.Prometheus.ServiceAccount, Labels: m.Prometheus.PodLabels, Meshed: true}
 	sources = append(sources, gw)
 	for _, s := range g.Services {
-		w := Workload{Name: s.Name, Namespace: s.Namespace, ServiceAccount: s.ServiceAccount, Labels: workload.SelectorLabels(s.Name), Ports: []int{s.Port, s.MetricsPort}, Meshed: true, Managed: true}
+		w := Workload{Name: s.Name, Namespace: s.Namespace, ServiceAccount: s.ServiceAccount, Labels: naming.SelectorLabels(s.Name), Ports: []int{s.Port, s.MetricsPort}, Meshed: true, Managed: true}
 		sources = append(sources, w)
 		dests = append(dests, w)
 	}
@@ -134,7 +140,7 @@ func GraphFlows(g *graph.Graph, m config.Mesh) []Row {
 // Evaluate derives every permitted flow between sources and dests from
 // the policies alone, under Kubernetes NetworkPolicy and Istio
 // AuthorizationPolicy semantics.
-func Evaluate(s Set, sources, dests []Workload, trustDomain, rootNamespace string) Report {
+func Evaluate(s policy.Set, sources, dests []Workload, trustDomain, rootNamespace string) Report {
 	var r Report
 	for _, src := range sources {
 		for _, dst := range dests {
@@ -190,7 +196,7 @@ func peerMatches(p networkingv1.NetworkPolicyPeer, policyNS string, w Workload) 
 		if w.Namespace != policyNS {
 			return false
 		}
-	} else if !matches(p.NamespaceSelector, map[string]string{namespaceLabel: w.Namespace}) {
+	} else if !matches(p.NamespaceSelector, map[string]string{naming.NamespaceNameLabel: w.Namespace}) {
 		return false
 	}
 	return matches(p.PodSelector, w.Labels)
@@ -219,7 +225,7 @@ func portMatches(ps []networkingv1.NetworkPolicyPort, port int) bool {
 	return false
 }
 
-func hasType(np networkingv1.NetworkPolicy, t networkingv1.PolicyType) bool {
+func hasType(np policy.NetworkPolicy, t networkingv1.PolicyType) bool {
 	if len(np.Spec.PolicyTypes) == 0 {
 		return t == networkingv1.PolicyTypeIngress || len(np.Spec.Egress) > 0
 	}
@@ -229,7 +235,7 @@ func hasType(np networkingv1.NetworkPolicy, t networkingv1.PolicyType) bool {
 // allowedByNetwork: the destination's ingress and the source's egress must
 // both admit the connection; a pod no policy of a direction selects is
 // open in that direction.
-func allowedByNetwork(nps []networkingv1.NetworkPolicy, src, dst Workload, port int) bool {
+func allowedByNetwork(nps []policy.NetworkPolicy, src, dst Workload, port int) bool {
 	ingressSelected, ingressOK := false, false
 	egressSelected, egressOK := false, false
 	for _, np := range nps {
@@ -257,7 +263,7 @@ type operation struct{ methods, paths []string }
 
 // allowedByMesh returns the request shapes ALLOW policies grant src on
 // dst's port. With no ALLOW policy applying, Istio allows everything.
-func allowedByMesh(aps []meshpolicy.Resource[*securityv1beta1.AuthorizationPolicy], src, dst Workload, port int, trustDomain, rootNamespace string) []operation {
+func allowedByMesh(aps []policy.AuthorizationPolicy, src, dst Workload, port int, trustDomain, rootNamespace string) []operation {
 	principal := graph.Identity{Namespace: src.Namespace, ServiceAccount: src.ServiceAccount}.SPIFFEID(trustDomain)
 	applies := false
 	var ops []operation
@@ -321,7 +327,7 @@ func fromMatches(from []*securityv1beta1.Rule_From, principal, namespace string)
 
 type cidrRow struct{ from, cidr string }
 
-func egressCIDRs(nps []networkingv1.NetworkPolicy) []cidrRow {
+func egressCIDRs(nps []policy.NetworkPolicy) []cidrRow {
 	var out []cidrRow
 	for _, np := range nps {
 		for _, rule := range np.Spec.Egress {

@@ -17,21 +17,22 @@ import (
 
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/infra/policy"
+	"github.com/bulwark-platform/bulwark/infra/policyeval"
 )
 
 // Compile evaluates the compiled policy of stack in the checkout at root.
-func Compile(root, stack string) (policy.Report, *config.Config, error) {
+func Compile(root, stack string) (policyeval.Report, *config.Config, error) {
 	values, err := config.ReadStackFile(filepath.Join(root, "stacks", "Pulumi."+stack+".yaml"))
 	if err != nil {
-		return policy.Report{}, nil, fmt.Errorf("stack %s: %w", stack, err)
+		return policyeval.Report{}, nil, fmt.Errorf("stack %s: %w", stack, err)
 	}
 	cfg, err := config.Load(config.MapGetter(values), config.Keys(values))
 	if err != nil {
-		return policy.Report{}, nil, fmt.Errorf("stack %s: invalid configuration:\n%w", stack, err)
+		return policyeval.Report{}, nil, fmt.Errorf("stack %s: invalid configuration:\n%w", stack, err)
 	}
 	set := policy.Compile(&cfg.Graph, cfg.Mesh)
-	sources, dests := policy.Parties(&cfg.Graph, cfg.Mesh)
-	return policy.Evaluate(set, sources, dests, cfg.Mesh.TrustDomain, cfg.Mesh.RootNamespace), cfg, nil
+	sources, dests := policyeval.Parties(&cfg.Graph, cfg.Mesh)
+	return policyeval.Evaluate(set, sources, dests, cfg.Mesh.TrustDomain, cfg.Mesh.RootNamespace), cfg, nil
 }
 
 // Options select the report.
@@ -59,7 +60,7 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 		if err != nil {
 			return err
 		}
-		diff := policy.Diff(base, head)
+		diff := policyeval.Diff(base, head)
 		fmt.Fprintf(w, "Policy change for stack %s against %s: %d added, %d removed\n", o.Stack, o.Base, count(diff, "+"), count(diff, "-"))
 		for _, d := range diff {
 			fmt.Fprintln(w, d)
@@ -70,7 +71,7 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 	if err := head.Write(w); err != nil {
 		return err
 	}
-	if d := policy.Diff(policy.Report{Rows: policy.GraphFlows(&cfg.Graph, cfg.Mesh)}, head); len(d) > 0 || len(head.Findings) > 0 {
+	if d := policyeval.Diff(policyeval.Report{Rows: policyeval.GraphFlows(&cfg.Graph, cfg.Mesh)}, head); len(d) > 0 || len(head.Findings) > 0 {
 		fmt.Fprintln(w, "\nThe compiled policy does NOT match the service graph (- only in the graph, + only in the policy):")
 		for _, line := range d {
 			fmt.Fprintln(w, line)
@@ -94,15 +95,15 @@ func count(diff []string, sign string) int {
 // AtRevision computes the report of stack as the checkout at rev would,
 // with rev's own compiler: it checks rev out into a temporary worktree and
 // runs its policy report there.
-func AtRevision(ctx context.Context, root, rev, stack string) (policy.Report, error) {
+func AtRevision(ctx context.Context, root, rev, stack string) (policyeval.Report, error) {
 	tmp, err := os.MkdirTemp("", "bulwark-base-")
 	if err != nil {
-		return policy.Report{}, err
+		return policyeval.Report{}, err
 	}
 	defer os.RemoveAll(tmp)
 	wt := filepath.Join(tmp, "tree")
 	if out, err := exec.CommandContext(ctx, "git", "-C", root, "worktree", "add", "--detach", "--quiet", wt, rev).CombinedOutput(); err != nil {
-		return policy.Report{}, fmt.Errorf("checking out %s: %v: %s", rev, err, out)
+		return policyeval.Report{}, fmt.Errorf("checking out %s: %v: %s", rev, err, out)
 	}
 	defer func() {
 		_ = exec.Command("git", "-C", root, "worktree", "remove", "--force", wt).Run()
@@ -112,11 +113,11 @@ func AtRevision(ctx context.Context, root, rev, stack string) (policy.Report, er
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return policy.Report{}, fmt.Errorf("policy report of stack %s at %s: %w", stack, rev, err)
+		return policyeval.Report{}, fmt.Errorf("policy report of stack %s at %s: %w", stack, rev, err)
 	}
-	var r policy.Report
+	var r policyeval.Report
 	if err := json.Unmarshal(out, &r); err != nil {
-		return policy.Report{}, fmt.Errorf("policy report of stack %s at %s: %w", stack, rev, err)
+		return policyeval.Report{}, fmt.Errorf("policy report of stack %s at %s: %w", stack, rev, err)
 	}
 	return r, nil
 }

@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bulwark-platform/bulwark/infra/policy"
+	"github.com/bulwark-platform/bulwark/infra/policyeval"
 )
 
 func TestReportOfEveryStackMatchesItsGraph(t *testing.T) {
-	root := filepath.Join("..", "..")
+	root := filepath.Join("..", "..", "..")
 	for _, stack := range []string{"local", "ci", "dev", "staging", "prod"} {
 		var out bytes.Buffer
 		if err := Run(t.Context(), Options{Root: root, Stack: stack}, &out); err != nil {
@@ -27,24 +27,24 @@ func TestReportOfEveryStackMatchesItsGraph(t *testing.T) {
 
 func TestJSONRoundTrips(t *testing.T) {
 	var out bytes.Buffer
-	if err := Run(t.Context(), Options{Root: filepath.Join("..", ".."), Stack: "prod", JSON: true}, &out); err != nil {
+	if err := Run(t.Context(), Options{Root: filepath.Join("..", "..", ".."), Stack: "prod", JSON: true}, &out); err != nil {
 		t.Fatal(err)
 	}
-	var r policy.Report
+	var r policyeval.Report
 	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
 		t.Fatal(err)
 	}
-	head, _, err := Compile(filepath.Join("..", ".."), "prod")
+	head, _, err := Compile(filepath.Join("..", "..", ".."), "prod")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := policy.Diff(head, r); len(d) != 0 || len(r.Rows) == 0 {
+	if d := policyeval.Diff(head, r); len(d) != 0 || len(r.Rows) == 0 {
 		t.Errorf("JSON report differs: %v", d)
 	}
 }
 
 func TestUnknownStackIsNamed(t *testing.T) {
-	err := Run(t.Context(), Options{Root: filepath.Join("..", ".."), Stack: "qa"}, &bytes.Buffer{})
+	err := Run(t.Context(), Options{Root: filepath.Join("..", "..", ".."), Stack: "qa"}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "stack qa") {
 		t.Fatalf("got %v", err)
 	}
