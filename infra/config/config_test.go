@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/bulwark-platform/bulwark/internal/fielderr"
 
 	"gopkg.in/yaml.v3"
 )
@@ -261,5 +264,81 @@ func TestEveryStackFileLoads(t *testing.T) {
 		if _, err := load(m); err != nil {
 			t.Errorf("%s: %v", filepath.Base(f), err)
 		}
+	}
+}
+
+// Each problem wraps the sentinel of its kind, so callers and tests match
+// the kind with errors.Is and read the path from the *FieldError.
+func TestProblemsCarryTheirKindAndPath(t *testing.T) {
+	tests := []struct {
+		name   string
+		values map[string]string
+		path   string
+		kind   error
+	}{
+		{"an unknown key", map[string]string{"bulwark:replicaCount": "3"}, "bulwark:replicaCount", fielderr.ErrUnknown},
+		{"a wrong type", map[string]string{"bulwark:workloads": `{"replicas": "three"}`}, "bulwark:workloads.replicas", fielderr.ErrInvalid},
+		{"negative replicas", map[string]string{"bulwark:workloads": `{"replicas": -1}`}, "bulwark:workloads.replicas", fielderr.ErrOutOfRange},
+		{"dev Vault in prod", map[string]string{"bulwark:environment": "prod", "bulwark:vault": `{"mode": "dev", "replicas": 1}`}, "bulwark:vault.mode", fielderr.ErrForbidden},
+		{"a call to an unknown service", map[string]string{"bulwark:graph": `{"gateway": {"namespace": "edge", "serviceAccount": "gw", "podLabels": {"app": "gw"},
+			"calls": [{"target": "ledger", "methods": ["GET"], "paths": ["/x"]}]},
+			"services": [{"name": "api", "namespace": "apps", "serviceAccount": "api", "port": 8080, "metricsPort": 9090, "image": "x/api:1"}]}`},
+			"bulwark:graph.gateway.calls[0].target", fielderr.ErrUnknown},
+		{"a duration that is not one", map[string]string{"bulwark:certificates": `{"leafDuration": "a day"}`}, "bulwark:certificates.leafDuration", fielderr.ErrInvalid},
+		{"a PDB that blocks every drain", map[string]string{"bulwark:workloads": `{"disruptionBudget": {"minAvailable": 2}}`}, "bulwark:workloads.disruptionBudget.minAvailable", fielderr.ErrConflict},
+		{"both PDB bounds", map[string]string{"bulwark:workloads": `{"disruptionBudget": {"minAvailable": 1, "maxUnavailable": 1}}`}, "bulwark:workloads.disruptionBudget", fielderr.ErrConflict},
+		{"no ephemeral-storage limit", map[string]string{"bulwark:workloads": `{"resources": {"limits": {"ephemeralStorage": ""}}}`}, "bulwark:workloads.resources.limits.ephemeralStorage", fielderr.ErrRequired},
+		{"/tmp as large as the ephemeral-storage limit", map[string]string{"bulwark:workloads": `{"tmpSize": "256Mi"}`}, "bulwark:workloads.resources.limits.ephemeralStorage", fielderr.ErrConflict},
+		{"an unknown outbound policy", map[string]string{"bulwark:mesh": `{"outboundTrafficPolicy": "OPEN"}`}, "bulwark:mesh.outboundTrafficPolicy", fielderr.ErrUnsupported},
+		{"no control-plane replicas", map[string]string{"bulwark:install": `{"replicas": 0}`}, "bulwark:install.replicas", fielderr.ErrOutOfRange},
+		{"a malformed image digest", map[string]string{"bulwark:graph": `{"gateway": {"namespace": "edge", "serviceAccount": "gw", "podLabels": {"app": "gw"}},
+			"services": [{"name": "api", "namespace": "apps", "serviceAccount": "api", "port": 8080, "metricsPort": 9090, "image": "x/api:1", "digest": "sha256:abc"}]}`},
+			"bulwark:graph.services[0].digest", fielderr.ErrInvalid},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			values := map[string]string{"bulwark:environment": "dev"}
+			for k, v := range tc.values {
+				values[k] = v
+			}
+			_, err := load(values)
+			if !errors.Is(err, tc.kind) {
+				t.Fatalf("error %v is not %v", err, tc.kind)
+			}
+			if !slices.ContainsFunc(fielderr.All(err), func(e *FieldError) bool { return e.Path == tc.path && errors.Is(e, tc.kind) }) {
+				t.Errorf("no %v at %s in:\n%v", tc.kind, tc.path, err)
+			}
+		})
+	}
+}
+
+// Environment-dependent decisions are made in Defaults, nowhere else.
+func TestEnvironmentDecisionsLiveInDefaults(t *testing.T) {
+	for _, env := range Environments {
+		c := Defaults(env)
+		wantRegistryOnly := env == Staging || env == Prod
+		if c.Mesh.RegistryOnly() != wantRegistryOnly {
+			t.Errorf("%s: registry-only %v", env, c.Mesh.RegistryOnly())
+		}
+		d := c.Workloads.DisruptionBudget
+		if d.MinAvailable >= c.Workloads.Replicas {
+			t.Errorf("%s: minAvailable %d blocks drains of %d replicas", env, d.MinAvailable, c.Workloads.Replicas)
+		}
+		if env == Prod && (d.MinAvailable < 2 || c.Install.Replicas < 3) {
+			t.Errorf("prod: minAvailable %d, control-plane replicas %d", d.MinAvailable, c.Install.Replicas)
+		}
+		if c.Certificates.RootCADuration <= c.Certificates.LeafDuration {
+			t.Errorf("%s: leaf %s outlives root %s", env, c.Certificates.LeafDuration, c.Certificates.RootCADuration)
+		}
+	}
+}
+
+func TestDurationsAreReadAsGoDurations(t *testing.T) {
+	cfg, err := load(map[string]string{"bulwark:environment": "dev", "bulwark:certificates": `{"rootCADuration": "1000h", "leafDuration": "90m"}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Certificates.RootCADuration != 1000*time.Hour || cfg.Certificates.LeafDuration != 90*time.Minute {
+		t.Errorf("durations %s and %s", cfg.Certificates.RootCADuration, cfg.Certificates.LeafDuration)
 	}
 }

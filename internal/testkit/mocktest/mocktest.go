@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/bulwark-platform/bulwark/internal/objpath"
 )
@@ -30,6 +31,24 @@ type Resource struct {
 type Mocks struct {
 	mu        sync.Mutex
 	resources []Resource
+	outputs   int
+}
+
+// RegisterResourceOutputs counts output registrations (components' and the
+// stack's own at the end of a run). The SDK's mock monitor calls it
+// without saying whose outputs they are.
+func (m *Mocks) RegisterResourceOutputs() (*emptypb.Empty, error) {
+	m.mu.Lock()
+	m.outputs++
+	m.mu.Unlock()
+	return &emptypb.Empty{}, nil
+}
+
+// OutputRegistrations is how many times outputs were registered.
+func (m *Mocks) OutputRegistrations() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.outputs
 }
 
 // NewResource implements pulumi.MockResourceMonitor.
