@@ -112,7 +112,7 @@ var entries = []entry{
 	{"edge", edge.Token, construct(edge.New, func(p pulumi.ProviderResource) *edge.Args {
 		return &edge.Args{Namespace: "istio-ingress", PodLabels: map[string]string{"istio": "gw"}, Hosts: []string{"api.example.com"},
 			CredentialName: "gw-tls", MinTLSVersion: "1.3", Provider: p,
-			JWT: edge.JWT{Issuer: "https://id.example.com", JWKSURI: "https://id.example.com/jwks"},
+			JWT:    edge.JWT{Issuer: "https://id.example.com", JWKSURI: "https://id.example.com/jwks"},
 			Routes: []edge.Route{{Name: "order", Namespace: "shop", Port: 8080, Methods: []string{"GET"}, Paths: []string{"/x"}, Requests: 1, PerSeconds: 1}}}
 	}), []breakage{
 		noProvider(func(a *edge.Args) *pulumi.ProviderResource { return &a.Provider }),
