@@ -14,6 +14,8 @@ K8S_PROVIDER_VERSION=4.32.0
 K8S_PROVIDER_MODULE_VERSION=v4.0.0-20260115033456-f47bc2d6f199
 K8S_VERSION=v1.34.2
 KWOK_VERSION=v0.8.0
+KUBE_SCORE_VERSION=v1.20.0
+CERT_MANAGER_VERSION=v1.21.2
 
 mkdir -p "$BIN"
 export GOFLAGS=-mod=mod GOTOOLCHAIN=${GOTOOLCHAIN:-local}
@@ -100,7 +102,15 @@ crd_sources=(
 )
 install_crds() {
   mkdir -p "$TOOLS_DIR/crds"
-  local src module file out dir
+  local src module file out dir stamp="" want
+  # Skip when the files are from the module versions go.mod pins now:
+  # this runs before every make up/preview/destroy and must cost nothing.
+  for src in "${crd_sources[@]}"; do
+    read -r module file out <<<"$src"
+    stamp+="$(grep -E "^[[:space:]]*$module v" "$ROOT/go.mod" | awk '{print $1, $2}') $file $out"$'\n'
+  done
+  want="$TOOLS_DIR/crds/.versions"
+  if [[ -f "$want" && "$(cat "$want")" == "$(printf %s "$stamp")" ]]; then return; fi
   for src in "${crd_sources[@]}"; do
     read -r module file out <<<"$src"
     (cd "$ROOT" && GOFLAGS=-mod=readonly go mod download "$module")
@@ -115,6 +125,7 @@ install_crds() {
     fi
   done
   rm -f "$TOOLS_DIR/crds/vpa-v1.yaml" # name used before Istio's CRDs joined
+  printf '%s' "$stamp" > "$want"
 }
 
 # Ory Hydra, the OpenID provider the services' integration tests run.
@@ -129,7 +140,52 @@ build_hydra() {
   link hydra "$out/hydra"
 }
 
-want=("$@"); (( ${#want[@]} )) || want=(pulumi k8s-provider cluster kwok crds hydra)
+# kube-score: the manifest check the stack check runs over the stack's objects.
+build_kube_score() {
+  local out="$TOOLS_DIR/kube-score-$KUBE_SCORE_VERSION"
+  if [[ ! -x "$out/kube-score" ]]; then
+    log "building kube-score $KUBE_SCORE_VERSION (about 1 minute cold)"
+    mkdir -p "$out"
+    GOBIN="$out" go install "github.com/zegl/kube-score/cmd/kube-score@$KUBE_SCORE_VERSION"
+  fi
+  link kube-score "$out/kube-score"
+}
+
+# The sources the module proxy does not serve (../shared/vendor next to the
+# checkout on the project's build machines, or BULWARK_VENDOR_DIR).
+vendor_dir() {
+  local d
+  for d in "${BULWARK_VENDOR_DIR:-}" "$ROOT/../shared/vendor" /work/shared/vendor; do
+    [[ -n "$d" && -d "$d" ]] && { (cd "$d" && pwd); return 0; }
+  done
+  return 1
+}
+
+# cert-manager's controller, run out of cluster by the local cluster so
+# that Certificates are really issued. Its entry point is a nested module
+# the proxy does not serve: built from the vendored archive when present.
+build_cert_manager() {
+  local out="$TOOLS_DIR/cert-manager-$CERT_MANAGER_VERSION"
+  if [[ ! -x "$out/cert-manager-controller" ]]; then
+    local vendor archive
+    if ! vendor=$(vendor_dir) || [[ ! -f "$vendor/cert-manager-$CERT_MANAGER_VERSION-cmd-controller.tar.gz" ]]; then
+      log "cert-manager controller: no cert-manager-$CERT_MANAGER_VERSION-cmd-controller.tar.gz in ../shared/vendor (or BULWARK_VENDOR_DIR);"
+      log "  the local cluster then holds Certificates that nothing issues. With internet access, build cmd/controller"
+      log "  of github.com/cert-manager/cert-manager $CERT_MANAGER_VERSION and put it at $out/cert-manager-controller."
+      return 0
+    fi
+    archive="$vendor/cert-manager-$CERT_MANAGER_VERSION-cmd-controller.tar.gz"
+    log "building the cert-manager controller $CERT_MANAGER_VERSION from $archive (about 5 minutes cold)"
+    local tmp; tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
+    tar xzf "$archive" -C "$tmp"
+    mkdir -p "$out"
+    (cd "$tmp/cmd/controller" && go build -trimpath -ldflags='-s -w' -o "$out/cert-manager-controller.tmp" .) &&
+      mv "$out/cert-manager-controller.tmp" "$out/cert-manager-controller"
+  fi
+  link cert-manager-controller "$out/cert-manager-controller"
+}
+
+want=("$@"); (( ${#want[@]} )) || want=(pulumi k8s-provider cluster kwok crds hydra kube-score cert-manager)
 for t in "${want[@]}"; do
   case "$t" in
     pulumi) build_pulumi ;;
@@ -138,7 +194,9 @@ for t in "${want[@]}"; do
     kwok) build_kwok ;;
     crds) install_crds ;;
     hydra) build_hydra ;;
-    *) echo "tools.sh: unknown tool $t (pulumi, k8s-provider, cluster, kwok, crds, hydra)" >&2; exit 2 ;;
+    kube-score) build_kube_score ;;
+    cert-manager) build_cert_manager ;;
+    *) echo "tools.sh: unknown tool $t (pulumi, k8s-provider, cluster, kwok, crds, hydra, kube-score, cert-manager)" >&2; exit 2 ;;
   esac
 done
 log "tools ready in $BIN"

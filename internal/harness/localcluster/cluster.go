@@ -56,6 +56,14 @@ type Cluster struct {
 // components in start order; each is stopped in reverse.
 var components = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
 
+// CertManager is the cert-manager controller: it runs beside the control
+// plane, out of cluster, when `make tools` could build it, and issues the
+// stack's Certificates for real. Stopped before the core components.
+const CertManager = "cert-manager-controller"
+
+// allComponents are every process the cluster may run, in start order.
+var allComponents = append(append([]string{}, components...), CertManager)
+
 // KubeconfigPath is where the admin kubeconfig of the cluster in stateDir is written.
 func KubeconfigPath(stateDir string) string { return filepath.Join(stateDir, "kubeconfig") }
 
@@ -76,29 +84,35 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 			return nil, fmt.Errorf("local cluster: %s not found in %s (run `make tools`): %w", c, o.BinDir, err)
 		}
 	}
+	pki := filepath.Join(o.StateDir, "pki")
+	newIdentities, err := ensurePKI(pki)
+	if err != nil {
+		return nil, fmt.Errorf("local cluster PKI: %w", err)
+	}
 	if Running(o.StateDir) {
 		cl := &Cluster{Kubeconfig: KubeconfigPath(o.StateDir)}
-		if server, err := readServer(o.StateDir); err == nil {
+		if server, err := readServer(o.StateDir); err == nil && !newIdentities {
 			cl.Server = server
 			if err := waitReady(ctx, o.StateDir, server, 30*time.Second); err == nil {
 				if err := o.addons(ctx, cl.Kubeconfig); err != nil {
+					return nil, err
+				}
+				if err := o.controllers(); err != nil {
 					return nil, err
 				}
 				o.logf("local cluster already running at %s", server)
 				return cl, nil
 			}
 		}
-		o.logf("local cluster in %s is unhealthy; restarting it", o.StateDir)
+		// A cluster whose API server predates an identity (a component
+		// added since) must restart to read the new token.
+		o.logf("local cluster in %s is unhealthy or outdated; restarting it", o.StateDir)
 		if err := Down(o.StateDir); err != nil {
 			return nil, err
 		}
 	}
 	if err := Down(o.StateDir); err != nil { // clear leftovers of a crash
 		return nil, err
-	}
-	pki := filepath.Join(o.StateDir, "pki")
-	if err := ensurePKI(pki); err != nil {
-		return nil, fmt.Errorf("local cluster PKI: %w", err)
 	}
 	ports, err := freePorts(6)
 	if err != nil {
@@ -207,6 +221,9 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	if err := o.addons(ctx, admin); err != nil {
 		return nil, o.fail("kube-apiserver", err)
 	}
+	if err := o.controllers(); err != nil {
+		return nil, err
+	}
 	o.logf("local cluster ready: %d nodes; kubeconfig %s", o.Nodes, admin)
 	return &Cluster{Kubeconfig: admin, Server: server}, nil
 }
@@ -219,11 +236,43 @@ func (o *Options) addons(ctx context.Context, kubeconfig string) error {
 		if err != nil {
 			return err
 		}
-		if err := InstallCRDs(ctx, kubeconfig, crds...); err != nil {
+		res, err := InstallCRDs(ctx, kubeconfig, crds...)
+		if err != nil {
 			return err
+		}
+		if len(res.Applied) > 0 {
+			o.logf("add-on CRDs: %d applied, %d unchanged", len(res.Applied), res.Unchanged)
 		}
 	}
 	return ensureNamespaces(ctx, kubeconfig, o.Namespaces)
+}
+
+// controllers starts the controllers that run beside the control plane
+// (cert-manager's, when built) unless they already run. They need the
+// add-ons' CRDs, so they start after them.
+func (o *Options) controllers() error {
+	bin := filepath.Join(o.BinDir, CertManager)
+	if _, err := os.Stat(bin); err != nil {
+		return nil // not built: Certificates stay unissued, as the README says
+	}
+	if pidAlive(o.StateDir, CertManager) {
+		return nil
+	}
+	ports, err := freePorts(2)
+	if err != nil {
+		return fmt.Errorf("local cluster: finding free ports: %w", err)
+	}
+	o.logf("starting the cert-manager controller")
+	return o.start(CertManager,
+		"--kubeconfig="+filepath.Join(o.StateDir, "kubeconfig-cert-manager"),
+		"--leader-elect=false",
+		// The root CA's secret lives in cert-manager's namespace.
+		"--cluster-resource-namespace=cert-manager",
+		// Issued Secrets go with their Certificate (destroy leaves none).
+		"--enable-certificate-owner-ref=true",
+		fmt.Sprintf("--metrics-listen-address=127.0.0.1:%d", ports[0]),
+		fmt.Sprintf("--healthz-listen-address=127.0.0.1:%d", ports[1]),
+	)
 }
 
 // start launches a component detached from the caller's session, with
@@ -265,8 +314,8 @@ func (o *Options) fail(name string, err error) error {
 // kubeconfigs stay, so a later Up resumes the same cluster.
 func Down(stateDir string) error {
 	var errs []error
-	for i := len(components) - 1; i >= 0; i-- {
-		pidFile := filepath.Join(stateDir, "pids", components[i])
+	for i := len(allComponents) - 1; i >= 0; i-- {
+		pidFile := filepath.Join(stateDir, "pids", allComponents[i])
 		raw, err := os.ReadFile(pidFile)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
@@ -288,15 +337,21 @@ func Down(stateDir string) error {
 // Running reports whether any component of the cluster in stateDir runs.
 func Running(stateDir string) bool {
 	for _, c := range components {
-		raw, err := os.ReadFile(filepath.Join(stateDir, "pids", c))
-		if err != nil {
-			continue
-		}
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(raw))); err == nil && alive(pid) {
+		if pidAlive(stateDir, c) {
 			return true
 		}
 	}
 	return false
+}
+
+// pidAlive reports whether the component's recorded process runs.
+func pidAlive(stateDir, component string) bool {
+	raw, err := os.ReadFile(filepath.Join(stateDir, "pids", component))
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	return err == nil && alive(pid)
 }
 
 func alive(pid int) bool {

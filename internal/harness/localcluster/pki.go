@@ -19,10 +19,45 @@ import (
 // pki writes the cluster's own certificate authority, the API server's
 // serving certificate, the service-account signing key pair and the static
 // bearer tokens of each component, once per state folder.
-func ensurePKI(dir string) error {
+func ensurePKI(dir string) (added bool, err error) {
 	if _, err := os.Stat(filepath.Join(dir, "tokens.csv")); err == nil {
-		return nil
+		return ensureTokens(filepath.Join(dir, "tokens.csv"))
 	}
+	return false, createPKI(dir)
+}
+
+// ensureTokens adds a token for every identity a PKI made by an older
+// version lacks, and says whether it added any.
+func ensureTokens(path string) (bool, error) {
+	tokens, err := readTokens(path)
+	if err != nil {
+		return false, err
+	}
+	var extra string
+	for _, id := range identities {
+		if tokens[id.user] == "" {
+			extra += tokenLine(id)
+		}
+	}
+	if extra == "" {
+		return false, nil
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return false, err
+	}
+	if _, err := f.WriteString(extra); err != nil {
+		f.Close()
+		return false, err
+	}
+	return true, f.Close()
+}
+
+func tokenLine(id identity) string {
+	return fmt.Sprintf("%s,%s,%s,%q\n", randomToken(), id.user, id.user, id.groups)
+}
+
+func createPKI(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -92,7 +127,7 @@ func ensurePKI(dir string) error {
 	}
 	tokens := ""
 	for _, id := range identities {
-		tokens += fmt.Sprintf("%s,%s,%s,%q\n", randomToken(), id.user, id.user, id.groups)
+		tokens += tokenLine(id)
 	}
 	files["tokens.csv"] = []byte(tokens)
 	// tokens.csv is written last: its presence marks a complete PKI.
@@ -117,6 +152,9 @@ var identities = []identity{
 	{"controller-manager", "system:kube-controller-manager", ""},
 	{"scheduler", "system:kube-scheduler", ""},
 	{"kwok", "kwok-controller", "system:masters"},
+	// cert-manager's chart would grant its ClusterRoles; out of cluster it
+	// acts as an admin of this throwaway cluster.
+	{"cert-manager", "bulwark-cert-manager", "system:masters"},
 }
 
 func pemBlock(kind string, der []byte) []byte {

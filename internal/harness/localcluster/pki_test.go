@@ -29,7 +29,7 @@ func readCert(t *testing.T, path string) *x509.Certificate {
 
 func TestPKIServesLoopbackAndInClusterNames(t *testing.T) {
 	dir := t.TempDir()
-	if err := ensurePKI(dir); err != nil {
+	if _, err := ensurePKI(dir); err != nil {
 		t.Fatal(err)
 	}
 	ca := readCert(t, filepath.Join(dir, "ca.crt"))
@@ -57,7 +57,7 @@ func TestPKIServesLoopbackAndInClusterNames(t *testing.T) {
 
 func TestTokensAreUniquePerIdentityAndKeptAcrossStarts(t *testing.T) {
 	dir := t.TempDir()
-	if err := ensurePKI(dir); err != nil {
+	if _, err := ensurePKI(dir); err != nil {
 		t.Fatal(err)
 	}
 	tokens, err := readTokens(filepath.Join(dir, "tokens.csv"))
@@ -73,7 +73,7 @@ func TestTokensAreUniquePerIdentityAndKeptAcrossStarts(t *testing.T) {
 		seen[tok] = true
 	}
 	before, _ := os.ReadFile(filepath.Join(dir, "tokens.csv"))
-	if err := ensurePKI(dir); err != nil {
+	if _, err := ensurePKI(dir); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := os.ReadFile(filepath.Join(dir, "tokens.csv"))
@@ -95,5 +95,46 @@ func TestUpNamesAMissingTool(t *testing.T) {
 	_, err := Up(t.Context(), Options{StateDir: t.TempDir(), BinDir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "etcd not found") || !strings.Contains(err.Error(), "make tools") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// A PKI made before an identity existed gets that identity's token added
+// (and the caller learns it must restart the API server); the rest stay.
+func TestEnsurePKIAddsTokensOfNewIdentities(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := ensurePKI(dir); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "tokens.csv")
+	before, err := readTokens(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		if !strings.Contains(line, ",bulwark-cert-manager,") {
+			kept = append(kept, line)
+		}
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(kept, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	added, err := ensurePKI(dir)
+	if err != nil || !added {
+		t.Fatalf("added %v, err %v", added, err)
+	}
+	after, err := readTokens(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after["bulwark-cert-manager"] == "" || after["bulwark-admin"] != before["bulwark-admin"] {
+		t.Errorf("tokens after: %v", after)
+	}
+	if added, err := ensurePKI(dir); err != nil || added {
+		t.Errorf("a complete PKI changed again: %v %v", added, err)
 	}
 }
