@@ -59,15 +59,16 @@ test-unit: ## Unit tier: no tools, no cluster.
 	go test ./...
 
 .PHONY: test-integration
-test-integration: tools ## Integration tier: stack check (ci stack up -> terratest -> no-change preview -> destroy), policy-report diff, services against real PostgreSQL, Redis and Hydra.
-	BULWARK_INTEGRATION=1 go test -count=1 -timeout 30m -v ./tests/... ./services/...
+test-integration: tools ## Integration tier: stack check (ci stack up with cert-manager -> terratest, kube-score, issued CA chain -> no-change preview -> destroy), policy-report diff, services against real PostgreSQL, Redis and Hydra.
+	BULWARK_INTEGRATION=1 go test -count=1 -timeout 40m -v ./tests/... ./services/...
 
 .PHONY: test-stack
 test-stack: tools ## Only the terratest stack check.
 	BULWARK_INTEGRATION=1 go test -count=1 -timeout 30m -v ./tests/stack/
 
 .PHONY: bench
-bench: ## Benchmarks as ratios: middleware chain vs bare handler, L1 hit, JWT verify per algorithm, order's open-breaker answer (needs make tools).
+bench: tools ## Benchmarks as ratios: no-change preview vs raw Pulumi, middleware chain vs bare handler, L1 hit, JWT verify per algorithm, order's open-breaker answer.
+	BULWARK_BENCH=1 go test -count=1 -timeout 30m -run TestNoChangePreviewAgainstRawPulumi -v ./tests/bench/ | grep '^BENCH'
 	BULWARK_INTEGRATION=1 go test -run '^$$' -bench . -benchmem ./services/... | go run ./hack/benchratio
 	@# Under load, at prod's trace sampling (5 %, as infra/config sets it), then with every span sampled (local).
 	BULWARK_LOAD=1 OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.05 go test -count=1 -run TestChainUnderLoad -v ./services/internal/platform/app/ | grep '^LOAD'

@@ -17,6 +17,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/bulwark-platform/bulwark/infra/program"
 )
@@ -43,6 +44,9 @@ type Runner struct {
 	Out io.Writer
 	// Log receives the runner's own progress lines.
 	Log func(format string, args ...any)
+	// Program, when set, runs instead of the Bulwark program: a benchmark
+	// measures a raw program of as many resources the same way.
+	Program pulumi.RunFunc
 }
 
 func (r *Runner) logf(format string, args ...any) {
@@ -105,6 +109,10 @@ func (r *Runner) stack(ctx context.Context) (auto.Stack, error) {
 	)
 	if err != nil {
 		return auto.Stack{}, fmt.Errorf("selecting stack %s: %w", r.Stack, err)
+	}
+	if r.Program != nil {
+		s.Workspace().SetProgram(r.Program)
+		return s, nil
 	}
 	cfg, err := s.GetAllConfig(ctx)
 	if err != nil {
