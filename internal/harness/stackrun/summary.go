@@ -126,9 +126,15 @@ func Posture(resources []Resource) []Check {
 		check("deployments whose containers have liveness, readiness and startup probes", deployments, allContainers(func(c map[string]any) bool {
 			return objpath.Get(c, "livenessProbe") != nil && objpath.Get(c, "readinessProbe") != nil && objpath.Get(c, "startupProbe") != nil
 		})),
-		check("deployments whose containers have CPU and memory requests and limits", deployments, allContainers(func(c map[string]any) bool {
-			return objpath.String(c, "resources", "limits", "cpu") != "" && objpath.String(c, "resources", "limits", "memory") != "" &&
-				objpath.String(c, "resources", "requests", "cpu") != "" && objpath.String(c, "resources", "requests", "memory") != ""
+		check("deployments whose containers have CPU, memory and ephemeral-storage requests and limits", deployments, allContainers(func(c map[string]any) bool {
+			for _, part := range []string{"requests", "limits"} {
+				for _, res := range []string{"cpu", "memory", "ephemeral-storage"} {
+					if objpath.String(c, "resources", part, res) == "" {
+						return false
+					}
+				}
+			}
+			return true
 		})),
 		check("deployments with a restricted securityContext", deployments, restricted),
 		check("deployments covered by a PodDisruptionBudget", deployments, covered(byKind["PodDisruptionBudget"], sameSelector)),

@@ -23,7 +23,7 @@ const goodDeployment = `{"metadata": {"name": "order", "namespace": "shop"},
   "securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}},
   "containers": [{"name": "order",
    "livenessProbe": {}, "readinessProbe": {}, "startupProbe": {},
-   "resources": {"requests": {"cpu": "1", "memory": "1Mi"}, "limits": {"cpu": "1", "memory": "1Mi"}},
+   "resources": {"requests": {"cpu": "1", "memory": "1Mi", "ephemeral-storage": "1Mi"}, "limits": {"cpu": "1", "memory": "1Mi", "ephemeral-storage": "2Mi"}},
    "securityContext": {"readOnlyRootFilesystem": true, "allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}}]}}},
  "status": {"readyReplicas": 2}}`
 
@@ -55,7 +55,8 @@ func TestPostureNamesEachWeakness(t *testing.T) {
 		{"root allowed", `"runAsNonRoot": true`, `"runAsNonRoot": false`, "restricted securityContext"},
 		{"capabilities kept", `"drop": ["ALL"]`, `"drop": []`, "restricted securityContext"},
 		{"no startup probe", `"startupProbe": {},`, ``, "probes"},
-		{"no memory limit", `"limits": {"cpu": "1", "memory": "1Mi"}`, `"limits": {"cpu": "1"}`, "requests and limits"},
+		{"no memory limit", `"limits": {"cpu": "1", "memory": "1Mi",`, `"limits": {"cpu": "1",`, "requests and limits"},
+		{"no ephemeral-storage request", `"memory": "1Mi", "ephemeral-storage": "1Mi"}`, `"memory": "1Mi"}`, "requests and limits"},
 		{"not ready", `"readyReplicas": 2`, `"readyReplicas": 1`, "every replica ready"},
 		{"PDB selects other pods", `"name": "order", "namespace": "shop"},
  "spec": {"replicas"`, `"name": "order", "namespace": "other"},
