@@ -112,8 +112,9 @@ var entries = []entry{
 	{"edge", edge.Token, construct(edge.New, func(p pulumi.ProviderResource) *edge.Args {
 		return &edge.Args{Namespace: "istio-ingress", PodLabels: map[string]string{"istio": "gw"}, Hosts: []string{"api.example.com"},
 			CredentialName: "gw-tls", MinTLSVersion: "1.3", Provider: p,
-			JWT:    edge.JWT{Issuer: "https://id.example.com", JWKSURI: "https://id.example.com/jwks"},
-			Routes: []edge.Route{{Name: "order", Namespace: "shop", Port: 8080, Methods: []string{"GET"}, Paths: []string{"/x"}, Requests: 1, PerSeconds: 1}}}
+			JWT: edge.JWT{Issuer: "https://id.example.com", JWKSURI: "https://id.example.com/jwks"},
+			Routes: []edge.Route{{Name: "order", Namespace: "shop", Port: 8080, Requests: 1, PerSeconds: 1,
+				Operations: []edge.Operation{{Methods: []string{"GET"}, Paths: []string{"/x"}}}}}}
 	}), []breakage{
 		noProvider(func(a *edge.Args) *pulumi.ProviderResource { return &a.Provider }),
 		{func(a any) { a.(*edge.Args).MinTLSVersion = "1.0" }, "minTLSVersion", fielderr.ErrUnsupported},

@@ -82,11 +82,17 @@ type Route struct {
 	// Name is the target service's name; it names the route.
 	Name, Namespace string
 	Port            int
-	Methods, Paths  []string
-	// Scopes: a token needs one of them (none: any valid token).
-	Scopes []string
-	// RateLimit is a token bucket per gateway pod.
+	// Operations are the requests routed, each with the scopes it needs.
+	Operations []Operation
+	// RateLimit is a token bucket per gateway pod, shared by the route's
+	// operations.
 	Requests, PerSeconds int
+}
+
+// Operation is every method on every path, needing one of the scopes
+// (none: any valid token).
+type Operation struct {
+	Methods, Paths, Scopes []string
 }
 
 // Host is the in-cluster name of the route's service.
@@ -137,11 +143,16 @@ func (a *Args) validate() error {
 			l.Add(fielderr.ErrDuplicate, p+".name", "%s is also routes[%d]", r.Name, j)
 		}
 		seen[r.Name] = i
-		if len(r.Methods) == 0 {
-			l.Add(fielderr.ErrRequired, p+".methods", "at least one method is required")
+		if len(r.Operations) == 0 {
+			l.Add(fielderr.ErrRequired, p+".operations", "at least one operation is required")
 		}
-		if len(r.Paths) == 0 {
-			l.Add(fielderr.ErrRequired, p+".paths", "at least one path is required")
+		for j, op := range r.Operations {
+			if len(op.Methods) == 0 {
+				l.Add(fielderr.ErrRequired, fmt.Sprintf("%s.operations[%d].methods", p, j), "at least one method is required")
+			}
+			if len(op.Paths) == 0 {
+				l.Add(fielderr.ErrRequired, fmt.Sprintf("%s.operations[%d].paths", p, j), "at least one path is required")
+			}
 		}
 		if r.Requests < 1 || r.PerSeconds < 1 {
 			l.Add(fielderr.ErrOutOfRange, p+".rateLimit", "requests and perSeconds must be positive, got %d per %ds", r.Requests, r.PerSeconds)
@@ -227,16 +238,18 @@ func Gateway(a *Args) *networkingv1alpha3.Gateway {
 // service. A path ending in '*' is a prefix match, any other is exact.
 func VirtualService(a *Args, r Route) *networkingv1alpha3.VirtualService {
 	var matches []*networkingv1alpha3.HTTPMatchRequest
-	for _, p := range r.Paths {
-		uri := &networkingv1alpha3.StringMatch{MatchType: &networkingv1alpha3.StringMatch_Exact{Exact: p}}
-		if prefix, ok := strings.CutSuffix(p, "*"); ok {
-			uri = &networkingv1alpha3.StringMatch{MatchType: &networkingv1alpha3.StringMatch_Prefix{Prefix: prefix}}
-		}
-		for _, m := range r.Methods {
-			matches = append(matches, &networkingv1alpha3.HTTPMatchRequest{
-				Uri:    uri,
-				Method: &networkingv1alpha3.StringMatch{MatchType: &networkingv1alpha3.StringMatch_Exact{Exact: m}},
-			})
+	for _, op := range r.Operations {
+		for _, p := range op.Paths {
+			uri := &networkingv1alpha3.StringMatch{MatchType: &networkingv1alpha3.StringMatch_Exact{Exact: p}}
+			if prefix, ok := strings.CutSuffix(p, "*"); ok {
+				uri = &networkingv1alpha3.StringMatch{MatchType: &networkingv1alpha3.StringMatch_Prefix{Prefix: prefix}}
+			}
+			for _, m := range op.Methods {
+				matches = append(matches, &networkingv1alpha3.HTTPMatchRequest{
+					Uri:    uri,
+					Method: &networkingv1alpha3.StringMatch{MatchType: &networkingv1alpha3.StringMatch_Exact{Exact: m}},
+				})
+			}
 		}
 	}
 	return &networkingv1alpha3.VirtualService{
@@ -267,24 +280,27 @@ func RequestAuthentication(a *Args) *securityv1beta1.RequestAuthentication {
 }
 
 // RequireJWT admits on the HTTPS listener only requests that carry a
-// valid token of the issuer (and one of the route's scopes) for a route of
-// the graph; everything else there is refused with 403. The HTTP listener
-// is open because it only ever answers with a redirect to HTTPS.
+// valid token of the issuer and one of the scopes of the operation they
+// match (one rule per operation of a graph route); everything else there
+// is refused with 403. The HTTP listener is open because it only ever
+// answers with a redirect to HTTPS.
 func RequireJWT(a *Args) *securityv1beta1.AuthorizationPolicy {
 	rules := []*securityv1beta1.Rule{{
 		To: []*securityv1beta1.Rule_To{{Operation: &securityv1beta1.Operation{Ports: []string{strconv.Itoa(HTTPPort)}}}},
 	}}
 	for _, r := range a.Routes {
-		rule := &securityv1beta1.Rule{
-			From: []*securityv1beta1.Rule_From{{Source: &securityv1beta1.Source{RequestPrincipals: []string{a.JWT.Issuer + "/*"}}}},
-			To: []*securityv1beta1.Rule_To{{Operation: &securityv1beta1.Operation{
-				Ports: []string{strconv.Itoa(HTTPSPort)}, Hosts: a.Hosts, Methods: r.Methods, Paths: r.Paths,
-			}}},
+		for _, op := range r.Operations {
+			rule := &securityv1beta1.Rule{
+				From: []*securityv1beta1.Rule_From{{Source: &securityv1beta1.Source{RequestPrincipals: []string{a.JWT.Issuer + "/*"}}}},
+				To: []*securityv1beta1.Rule_To{{Operation: &securityv1beta1.Operation{
+					Ports: []string{strconv.Itoa(HTTPSPort)}, Hosts: a.Hosts, Methods: op.Methods, Paths: op.Paths,
+				}}},
+			}
+			if len(op.Scopes) > 0 {
+				rule.When = []*securityv1beta1.Condition{{Key: "request.auth.claims[scope]", Values: slices.Clone(op.Scopes)}}
+			}
+			rules = append(rules, rule)
 		}
-		if len(r.Scopes) > 0 {
-			rule.When = []*securityv1beta1.Condition{{Key: "request.auth.claims[scope]", Values: slices.Clone(r.Scopes)}}
-		}
-		rules = append(rules, rule)
 	}
 	return &securityv1beta1.AuthorizationPolicy{
 		Selector: &typev1beta1.WorkloadSelector{MatchLabels: a.PodLabels},

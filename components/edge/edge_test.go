@@ -24,8 +24,13 @@ func args() *Args {
 		Hosts: []string{"api.example.com"}, CredentialName: "gw-tls", MinTLSVersion: "1.3",
 		JWT: JWT{Issuer: "https://id.example.com/realms/x", JWKSURI: "https://id.example.com/certs", Audiences: []string{"api"}},
 		Routes: []Route{
-			{Name: "order", Namespace: "shop", Port: 8080, Methods: []string{"GET", "POST"}, Paths: []string{"/api/v1/orders", "/api/v1/orders/*"}, Scopes: []string{"orders:read"}, Requests: 10, PerSeconds: 1},
-			{Name: "user", Namespace: "shop", Port: 8081, Methods: []string{"GET"}, Paths: []string{"/api/v1/users"}, Requests: 5, PerSeconds: 2},
+			{Name: "order", Namespace: "shop", Port: 8080, Requests: 10, PerSeconds: 1, Operations: []Operation{
+				{Methods: []string{"GET"}, Paths: []string{"/api/v1/orders", "/api/v1/orders/*"}, Scopes: []string{"orders:read"}},
+				{Methods: []string{"POST"}, Paths: []string{"/api/v1/orders"}, Scopes: []string{"orders:write"}},
+			}},
+			{Name: "user", Namespace: "shop", Port: 8081, Requests: 5, PerSeconds: 2, Operations: []Operation{
+				{Methods: []string{"GET"}, Paths: []string{"/api/v1/users"}},
+			}},
 		},
 	}
 }
@@ -64,7 +69,8 @@ func TestRoutesMatchExactlyTheGraphsRequests(t *testing.T) {
 		}
 		got = append(got, m.GetMethod().GetExact()+" "+uri)
 	}
-	want := []string{"GET /api/v1/orders", "POST /api/v1/orders", "GET prefix:/api/v1/orders/", "POST prefix:/api/v1/orders/"}
+	// Exactly the operations' requests: no POST under /api/v1/orders/.
+	want := []string{"GET /api/v1/orders", "GET prefix:/api/v1/orders/", "POST /api/v1/orders"}
 	if !slices.Equal(got, want) {
 		t.Errorf("matches %v, want %v", got, want)
 	}
@@ -77,27 +83,31 @@ func TestHTTPSNeedsAValidTokenWithTheRoutesScope(t *testing.T) {
 	a := args()
 	ap := RequireJWT(a)
 	rules := ap.GetRules()
-	if len(rules) != 1+len(a.Routes) {
-		t.Fatalf("got %d rules, want the redirect rule and one per route", len(rules))
+	var ops []Operation
+	for _, r := range a.Routes {
+		ops = append(ops, r.Operations...)
+	}
+	if len(rules) != 1+len(ops) {
+		t.Fatalf("got %d rules, want the redirect rule and one per operation", len(rules))
 	}
 	redirect := rules[0]
 	if len(redirect.GetFrom()) != 0 || !slices.Equal(redirect.GetTo()[0].GetOperation().GetPorts(), []string{"8080"}) {
 		t.Errorf("redirect rule %v", redirect)
 	}
-	for i, r := range a.Routes {
+	for i, r := range ops {
 		rule := rules[i+1]
 		if got := rule.GetFrom()[0].GetSource().GetRequestPrincipals(); !slices.Equal(got, []string{a.JWT.Issuer + "/*"}) {
-			t.Errorf("%s: request principals %v", r.Name, got)
+			t.Errorf("%v: request principals %v", r, got)
 		}
 		op := rule.GetTo()[0].GetOperation()
 		if !slices.Equal(op.GetPorts(), []string{"8443"}) || !slices.Equal(op.GetMethods(), r.Methods) || !slices.Equal(op.GetPaths(), r.Paths) {
-			t.Errorf("%s: operation %v", r.Name, op)
+			t.Errorf("%v: operation %v", r, op)
 		}
 		if len(r.Scopes) > 0 && (len(rule.GetWhen()) != 1 || rule.GetWhen()[0].GetKey() != "request.auth.claims[scope]" || !slices.Equal(rule.GetWhen()[0].GetValues(), r.Scopes)) {
-			t.Errorf("%s: scope condition %v", r.Name, rule.GetWhen())
+			t.Errorf("%v: scope condition %v", r, rule.GetWhen())
 		}
 		if len(r.Scopes) == 0 && len(rule.GetWhen()) != 0 {
-			t.Errorf("%s: unexpected condition %v", r.Name, rule.GetWhen())
+			t.Errorf("%v: unexpected condition %v", r, rule.GetWhen())
 		}
 	}
 	ra := RequestAuthentication(a)

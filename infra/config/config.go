@@ -580,7 +580,9 @@ func (e *Edge) validate(env Environment, g *graph.Graph, bad badFunc) {
 func gatewayTargets(g *graph.Graph) []string {
 	var out []string
 	for _, c := range g.Gateway.Calls {
-		out = append(out, c.Target)
+		if !slices.Contains(out, c.Target) {
+			out = append(out, c.Target)
+		}
 	}
 	return out
 }

@@ -62,7 +62,11 @@ type Service struct {
 	AutomountServiceAccountToken bool `json:"automountServiceAccountToken"`
 }
 
-// Call is one permitted request shape from a caller to a target service.
+// Call is one permitted request shape from a caller to a target service:
+// every method of it on every path of it, with one of its scopes. A caller
+// that needs different scopes for different requests to one target (GET
+// with orders:read, POST with orders:write) lists one call for each, so
+// nothing beyond what the target serves is allowed.
 type Call struct {
 	Target  string   `json:"target"`
 	Methods []string `json:"methods"`
@@ -76,12 +80,26 @@ type Secret struct {
 	Keys []string `json:"keys"`
 }
 
-// Edge is a resolved call: caller and callee identities plus the request
-// shape. Every allow rule the platform emits traces back to one Edge.
+// Edge is everything one caller may ask of one callee: their identities
+// and the calls (request shapes). Every allow rule the platform emits
+// traces back to one Edge.
 type Edge struct {
-	From Identity
-	To   *Service
-	Call Call
+	From  Identity
+	To    *Service
+	Calls []Call
+}
+
+// Scopes are the OAuth scopes of the edge's calls, each once, in order.
+func (e Edge) Scopes() []string {
+	var out []string
+	for _, c := range e.Calls {
+		for _, s := range c.Scopes {
+			if !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }
 
 // Identity is a workload identity: the Kubernetes service account that the
@@ -137,15 +155,23 @@ func (g *Graph) Namespaces() []string {
 	return out
 }
 
-// Edges resolves every call into an Edge, gateway calls first. It assumes a
-// validated graph; unknown targets are skipped.
+// Edges groups the calls into one Edge per caller and target, gateway
+// first, in the order targets first appear. It assumes a validated graph;
+// unknown targets are skipped.
 func (g *Graph) Edges() []Edge {
 	var out []Edge
 	add := func(from Identity, calls []Call) {
+		first := len(out)
 		for _, c := range calls {
-			if to := g.Service(c.Target); to != nil {
-				out = append(out, Edge{From: from, To: to, Call: c})
+			to := g.Service(c.Target)
+			if to == nil {
+				continue
 			}
+			if i := slices.IndexFunc(out[first:], func(e Edge) bool { return e.To == to }); i >= 0 {
+				out[first+i].Calls = append(out[first+i].Calls, c)
+				continue
+			}
+			out = append(out, Edge{From: from, To: to, Calls: []Call{c}})
 		}
 	}
 	add(g.GatewayIdentity(), g.Gateway.Calls)
@@ -261,7 +287,10 @@ func (g *Graph) Validate(prefix string) error {
 }
 
 func (g *Graph) validateCalls(prefix, caller string, calls []Call, bad func(error, string, string, ...any)) {
-	targets := map[string]int{}
+	// A method and path named by two calls to one target would make its
+	// scopes ambiguous.
+	type shape struct{ target, method, path string }
+	shapes := map[shape]int{}
 	for i, c := range calls {
 		p := fmt.Sprintf("%s[%d]", prefix, i)
 		switch {
@@ -272,10 +301,15 @@ func (g *Graph) validateCalls(prefix, caller string, calls []Call, bad func(erro
 		case c.Target == caller:
 			bad(fielderr.ErrForbidden, p+".target", "a service may not call itself through the mesh")
 		}
-		if j, dup := targets[c.Target]; dup && c.Target != "" {
-			bad(fielderr.ErrDuplicate, p+".target", "%q is already a target at %s[%d]; merge the calls", c.Target, prefix, j)
-		} else {
-			targets[c.Target] = i
+		for _, m := range c.Methods {
+			for _, path := range c.Paths {
+				key := shape{c.Target, m, path}
+				if j, dup := shapes[key]; dup && j != i {
+					bad(fielderr.ErrDuplicate, p, "%s %s on %q is also in %s[%d]: one request, one set of scopes", m, path, c.Target, prefix, j)
+				} else {
+					shapes[key] = i
+				}
+			}
 		}
 		if len(c.Methods) == 0 {
 			bad(fielderr.ErrRequired, p+".methods", "must list at least one HTTP method")

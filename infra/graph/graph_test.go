@@ -15,9 +15,10 @@ func TestDefaultGraphIsValid(t *testing.T) {
 	if got := g.Namespaces(); strings.Join(got, ",") != "shop,payments" {
 		t.Errorf("namespaces = %v, want [shop payments]", got)
 	}
+	// Calls to one target group into one edge, in first-appearance order.
 	want := []string{
-		"gateway->order GET,POST /api/v1/orders,/api/v1/orders/*",
-		"gateway->user GET,POST,PUT,DELETE /api/v1/users,/api/v1/users/*",
+		"gateway->order GET /api/v1/orders,/api/v1/orders/* | POST /api/v1/orders",
+		"gateway->user GET /api/v1/users,/api/v1/users/* | POST /api/v1/users | PUT,DELETE /api/v1/users/*",
 		"order->payment POST /api/v1/payments",
 		"order->user GET /api/v1/users/*",
 	}
@@ -26,10 +27,17 @@ func TestDefaultGraphIsValid(t *testing.T) {
 		t.Fatalf("got %d edges, want %d", len(edges), len(want))
 	}
 	for i, e := range edges {
-		got := e.From.Name + "->" + e.To.Name + " " + strings.Join(e.Call.Methods, ",") + " " + strings.Join(e.Call.Paths, ",")
+		var calls []string
+		for _, c := range e.Calls {
+			calls = append(calls, strings.Join(c.Methods, ",")+" "+strings.Join(c.Paths, ","))
+		}
+		got := e.From.Name + "->" + e.To.Name + " " + strings.Join(calls, " | ")
 		if got != want[i] {
 			t.Errorf("edge %d = %q, want %q", i, got, want[i])
 		}
+	}
+	if got := edges[1].Scopes(); strings.Join(got, ",") != "users:read,users:write" {
+		t.Errorf("scopes of gateway->user %v", got)
 	}
 	if got := len(g.Callers("user")); got != 2 {
 		t.Errorf("user has %d callers, want 2 (gateway and order)", got)
@@ -81,8 +89,11 @@ func TestValidateRejectsBadGraphs(t *testing.T) {
 			"bulwark:graph.services[1].metricsPort", "must differ"},
 		{"a service calling itself", func(g *Graph) { g.Services[0].Calls[0].Target = "order" },
 			"bulwark:graph.services[0].calls[0].target", "may not call itself"},
-		{"two calls to one target", func(g *Graph) { g.Services[0].Calls[1].Target = "payment" },
-			"bulwark:graph.services[0].calls[1].target", "already a target"},
+		{"one request in two calls to one target", func(g *Graph) {
+			c := g.Gateway.Calls[0]
+			c.Scopes = []string{"orders:write"}
+			g.Gateway.Calls = append(g.Gateway.Calls, c)
+		}, "bulwark:graph.gateway.calls[5]", "GET /api/v1/orders on \"order\" is also in bulwark:graph.gateway.calls[0]"},
 		{"a service named like the gateway", func(g *Graph) { g.Services[1].Name = "gateway" },
 			"bulwark:graph.services[1].name", "reserved"},
 		{"a secret without keys", func(g *Graph) { g.Services[1].Secrets[0].Keys = nil },

@@ -97,14 +97,23 @@ func edgeAuthorization(e graph.Edge, trustDomain string) AuthorizationPolicy {
 			Action:   securityv1beta1.AuthorizationPolicy_ALLOW,
 			Rules: []*securityv1beta1.Rule{{
 				From: []*securityv1beta1.Rule_From{{Source: &securityv1beta1.Source{Principals: []string{e.From.SPIFFEID(trustDomain)}}}},
-				To: []*securityv1beta1.Rule_To{{Operation: &securityv1beta1.Operation{
-					Methods: slices.Clone(e.Call.Methods),
-					Paths:   slices.Clone(e.Call.Paths),
-					Ports:   []string{strconv.Itoa(e.To.Port)},
-				}}},
+				To:   operations(e),
 			}},
 		},
 	}
+}
+
+// operations are the edge's calls, one operation each, on the callee's port.
+func operations(e graph.Edge) []*securityv1beta1.Rule_To {
+	var out []*securityv1beta1.Rule_To
+	for _, c := range e.Calls {
+		out = append(out, &securityv1beta1.Rule_To{Operation: &securityv1beta1.Operation{
+			Methods: slices.Clone(c.Methods),
+			Paths:   slices.Clone(c.Paths),
+			Ports:   []string{strconv.Itoa(e.To.Port)},
+		}})
+	}
+	return out
 }
 
 // metricsAuthorization lets Prometheus, and only Prometheus, GET /metrics

@@ -40,17 +40,29 @@ func randomGraph(r *rand.Rand) graph.Graph {
 			Redis: r.IntN(2) == 0, Postgres: r.IntN(2) == 0,
 		})
 	}
-	call := func(target string) graph.Call {
-		return graph.Call{Target: target, Methods: pick(graph.HTTPMethods), Paths: pick(paths)}
+	// One or two calls per target: the second with methods the first lacks
+	// (one request, one set of scopes).
+	calls := func(target string) []graph.Call {
+		first := graph.Call{Target: target, Methods: pick(graph.HTTPMethods), Paths: pick(paths), Scopes: []string{"read"}}
+		var rest []string
+		for _, m := range graph.HTTPMethods {
+			if !slices.Contains(first.Methods, m) {
+				rest = append(rest, m)
+			}
+		}
+		if len(rest) == 0 || r.IntN(2) == 0 {
+			return []graph.Call{first}
+		}
+		return []graph.Call{first, {Target: target, Methods: pick(rest), Paths: pick(paths), Scopes: []string{"write"}}}
 	}
 	for i := range g.Services {
 		for j := range g.Services {
 			if i != j && r.IntN(3) == 0 {
-				g.Services[i].Calls = append(g.Services[i].Calls, call(g.Services[j].Name))
+				g.Services[i].Calls = append(g.Services[i].Calls, calls(g.Services[j].Name)...)
 			}
 		}
 		if r.IntN(2) == 0 {
-			g.Gateway.Calls = append(g.Gateway.Calls, call(g.Services[i].Name))
+			g.Gateway.Calls = append(g.Gateway.Calls, calls(g.Services[i].Name)...)
 		}
 	}
 	return g

@@ -112,13 +112,15 @@ func egressPeers(m config.Mesh) []namedPeer {
 }
 
 // GraphFlows is what the graph and the mesh configuration say may flow:
-// each edge on its callee's port with its methods and paths, Prometheus to
+// each call on its callee's port with its methods and paths, Prometheus to
 // each metrics port, and each service to the platform peers it uses. The
 // report over correctly compiled policy equals it exactly.
 func GraphFlows(g *graph.Graph, m config.Mesh) []Row {
 	var out []Row
 	for _, e := range g.Edges() {
-		out = append(out, Row{From: e.From.Name + "." + e.From.Namespace, To: e.To.Name + "." + e.To.Namespace, Port: e.To.Port, Methods: e.Call.Methods, Paths: e.Call.Paths})
+		for _, c := range e.Calls {
+			out = append(out, Row{From: e.From.Name + "." + e.From.Namespace, To: e.To.Name + "." + e.To.Namespace, Port: e.To.Port, Methods: c.Methods, Paths: c.Paths})
+		}
 	}
 	for _, s := range g.Services {
 		id := s.Name + "." + s.Namespace

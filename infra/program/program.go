@@ -384,14 +384,16 @@ var meshPodAnnotations = map[string]string{
 // edgeRoutes are the gateway's calls of the graph with their rate limits.
 func edgeRoutes(cfg *config.Config) []edge.Route {
 	var out []edge.Route
-	for _, c := range cfg.Graph.Gateway.Calls {
-		s := cfg.Graph.Service(c.Target)
-		limit := cfg.Edge.RouteRateLimit(c.Target)
-		out = append(out, edge.Route{
-			Name: s.Name, Namespace: s.Namespace, Port: s.Port,
-			Methods: c.Methods, Paths: c.Paths, Scopes: c.Scopes,
-			Requests: limit.Requests, PerSeconds: limit.PerSeconds,
-		})
+	for _, e := range cfg.Graph.Edges() {
+		if e.From.Name != graph.GatewayName {
+			continue
+		}
+		limit := cfg.Edge.RouteRateLimit(e.To.Name)
+		r := edge.Route{Name: e.To.Name, Namespace: e.To.Namespace, Port: e.To.Port, Requests: limit.Requests, PerSeconds: limit.PerSeconds}
+		for _, c := range e.Calls {
+			r.Operations = append(r.Operations, edge.Operation{Methods: c.Methods, Paths: c.Paths, Scopes: c.Scopes})
+		}
+		out = append(out, r)
 	}
 	return out
 }
