@@ -18,6 +18,12 @@ KUBE_SCORE_VERSION=v1.20.0
 CERT_MANAGER_VERSION=v1.21.2
 
 mkdir -p "$BIN"
+# One build at a time per tool folder: a `make up` while `make tools` runs
+# waits instead of racing it to the same files.
+if command -v flock >/dev/null; then
+  exec 9>"$TOOLS_DIR/.lock"
+  flock 9
+fi
 export GOFLAGS=-mod=mod GOTOOLCHAIN=${GOTOOLCHAIN:-local}
 
 log() { printf '==> [tools %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
