@@ -21,6 +21,7 @@ import (
 	"github.com/bulwark-platform/bulwark/services/internal/platform/auth"
 	"github.com/bulwark-platform/bulwark/services/internal/platform/cache"
 	"github.com/bulwark-platform/bulwark/services/internal/platform/db"
+	"github.com/bulwark-platform/bulwark/services/internal/platform/idempotency"
 	"github.com/bulwark-platform/bulwark/services/internal/platform/resilience"
 )
 
@@ -108,17 +109,16 @@ func (in *input) validate() (int64, string) {
 	return total, ""
 }
 
-// errUnknownUser, errInProgress and errKeyReused are answered 422, 409, 422.
+// errUnknownUser and errInProgress are answered 422 and 409 (a reused
+// Idempotency-Key, idempotency.ErrKeyReused, 422 too).
 var (
 	errUnknownUser = errors.New("unknown user")
 	errInProgress  = errors.New("an order with this Idempotency-Key is being processed")
-	errKeyReused   = errors.New("Idempotency-Key reused with a different request")
 )
 
 func (a *api) create(w http.ResponseWriter, r *http.Request) {
-	key := r.Header.Get(resilience.IdempotencyKeyHeader)
-	if !app.IsIdempotencyKey(key) {
-		app.Problem(w, http.StatusBadRequest, "Idempotency-Key: required, 8 to 128 characters of [A-Za-z0-9._:-]")
+	key, ok := idempotency.Key(w, r)
+	if !ok {
 		return
 	}
 	var in input
@@ -136,12 +136,12 @@ func (a *api) create(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil && replayed:
 		a.orders.WithLabelValues("replayed").Inc()
-		w.Header().Set("Idempotent-Replayed", "true")
-		app.JSON(w, http.StatusCreated, o)
 	case err == nil:
 		a.orders.WithLabelValues("paid").Inc()
-		app.JSON(w, http.StatusCreated, o)
-	default:
+	case errors.Is(err, idempotency.ErrKeyReused):
+		a.orders.WithLabelValues("rejected").Inc()
+	}
+	if !idempotency.Answer(w, o, replayed, err) {
 		a.fail(w, err)
 	}
 }
@@ -171,7 +171,7 @@ func (a *api) place(ctx context.Context, subject, key string, in input, total in
 			return Order{}, false, err
 		}
 		if o.UserID != in.UserID || o.TotalCents != total || o.Currency != in.Currency {
-			return Order{}, false, errKeyReused
+			return Order{}, false, idempotency.ErrKeyReused
 		}
 		if o.Status == "paid" {
 			span.SetAttributes(attribute.Bool("order.replayed", true))
@@ -226,7 +226,7 @@ func (a *api) charge(ctx context.Context, o Order) (string, error) {
 		return "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(resilience.IdempotencyKeyHeader, "order-"+o.ID)
+	req.Header.Set(idempotency.Header, "order-"+o.ID)
 	resp, err := a.deps.payments.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("payment service: %w", err)
@@ -251,7 +251,7 @@ func (a *api) fail(w http.ResponseWriter, err error) {
 		a.orders.WithLabelValues("unavailable").Inc()
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(open.RetryAfter.Seconds()))))
 		app.Problem(w, http.StatusServiceUnavailable, open.Dependency+" is unavailable; retry with the same Idempotency-Key")
-	case errors.Is(err, errUnknownUser), errors.Is(err, errKeyReused):
+	case errors.Is(err, errUnknownUser):
 		a.orders.WithLabelValues("rejected").Inc()
 		app.Problem(w, http.StatusUnprocessableEntity, err.Error())
 	case errors.Is(err, db.ErrNotFound):

@@ -48,6 +48,9 @@ func (c *config) Validate() error {
 
 func main() { app.Main("order", run) }
 
+// run starts the service and serves until ctx ends. A start-up error
+// begins with the step that failed: "configuration: <VARIABLE>: ...",
+// app.Start's steps, "OAUTH_CLIENT_SECRET_FILE: ...", "cache ...".
 func run(ctx context.Context, logOut io.Writer) error {
 	var cfg config
 	if err := envconf.Load(&cfg); err != nil {
@@ -55,7 +58,7 @@ func run(ctx context.Context, logOut io.Writer) error {
 	}
 	svc, err := app.Start(ctx, "order", cfg.Common, migrations, logOut)
 	if err != nil {
-		return fmt.Errorf("starting: %w", err)
+		return err // it names the step that failed
 	}
 	var current atomic.Value
 	secret, err := secrets.Watch(ctx, cfg.ClientSecretFile, secrets.ParseText,

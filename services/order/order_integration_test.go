@@ -30,6 +30,9 @@ type platform struct {
 	orders       []*testsvc.Process
 	orderURLs    []string
 	orderMetrics []string
+	// redisAddr is the platform's Redis; userBin and orderBin the built
+	// services, for start and startOrder.
+	redisAddr, userBin, orderBin string
 }
 
 // startPlatform runs the three services as processes, each with its own
@@ -42,7 +45,7 @@ func startPlatform(t testing.TB, orderReplicas int, orderEnv ...string) *platfor
 	for _, s := range []string{"user", "payment", "order"} {
 		p.pg.Exec(fmt.Sprintf("CREATE ROLE %s_svc LOGIN PASSWORD '%s-pw'", s, s), fmt.Sprintf("CREATE DATABASE %s_db OWNER %s_svc", s, s))
 	}
-	redis := testsvc.StartRedis(t)
+	p.redisAddr = testsvc.StartRedis(t).Addr
 	p.hydra = testsvc.StartHydra(t)
 	p.otlp = testsvc.StartOTLP(t)
 	orderSecret := p.hydra.Client("order-svc", []string{"users:read", "payments:write"}, []string{"user", "payment"})
@@ -51,24 +54,36 @@ func startPlatform(t testing.TB, orderReplicas int, orderEnv ...string) *platfor
 	if err := os.WriteFile(secretFile, []byte(orderSecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	start := func(name, bin string, env ...string) *testsvc.Service {
-		return testsvc.StartService(t, bin, testsvc.ServiceOptions{
-			Issuer: p.hydra.Issuer, Audience: name, RedisAddr: redis.Addr,
-			Credentials: p.pg.CredentialsFile(t, name+"_db", name+"_svc", name+"-pw"),
-			Env: append([]string{"DRAIN_DELAY=200ms", "SHUTDOWN_TIMEOUT=5s",
-				"OTEL_EXPORTER_OTLP_ENDPOINT=" + p.otlp.Endpoint, "OTEL_BSP_SCHEDULE_DELAY=200"}, env...),
-		})
-	}
-	user, payment := start("user", testsvc.Build(t, "../user")), start("payment", testsvc.Build(t, "../payment"))
+	p.userBin, p.orderBin = testsvc.Build(t, "../user"), testsvc.Build(t, ".")
+	user, payment := p.start("user", p.userBin), p.start("payment", testsvc.Build(t, "../payment"))
 	p.user, p.userURL, p.payment, p.paymentURL = user.Process, user.URL, payment.Process, payment.URL
-	orderBin := testsvc.Build(t, ".")
 	for range orderReplicas {
-		o := start("order", orderBin, append([]string{"USER_URL=" + p.userURL, "PAYMENT_URL=" + p.paymentURL, "OAUTH_CLIENT_ID=order-svc",
-			"OAUTH_CLIENT_SECRET_FILE=" + secretFile, "BREAKER_OPEN_FOR=1s"}, orderEnv...)...)
+		o := p.startOrder(p.userURL, orderEnv...)
 		p.orders, p.orderURLs, p.orderMetrics = append(p.orders, o.Process), append(p.orderURLs, o.URL), append(p.orderMetrics, o.MetricsURL)
 	}
 	p.order, p.orderURL = p.orders[0], p.orderURLs[0]
 	return p
+}
+
+// start runs one process of service name from bin on its database, with
+// the platform's Redis unless env says otherwise (a later REDIS_ADDR=
+// wins: no second cache level).
+func (p *platform) start(name, bin string, env ...string) *testsvc.Service {
+	p.t.Helper()
+	return testsvc.StartService(p.t, bin, testsvc.ServiceOptions{
+		Issuer: p.hydra.Issuer, Audience: name, RedisAddr: p.redisAddr,
+		Credentials: p.pg.CredentialsFile(p.t, name+"_db", name+"_svc", name+"-pw"),
+		Env: append([]string{"DRAIN_DELAY=200ms", "SHUTDOWN_TIMEOUT=5s",
+			"OTEL_EXPORTER_OTLP_ENDPOINT=" + p.otlp.Endpoint, "OTEL_BSP_SCHEDULE_DELAY=200"}, env...),
+	})
+}
+
+// startOrder runs an order process calling the user service at userURL
+// and the platform's payment service.
+func (p *platform) startOrder(userURL string, env ...string) *testsvc.Service {
+	p.t.Helper()
+	return p.start("order", p.orderBin, append([]string{"USER_URL=" + userURL, "PAYMENT_URL=" + p.paymentURL, "OAUTH_CLIENT_ID=order-svc",
+		"OAUTH_CLIENT_SECRET_FILE=" + p.secretFile, "BREAKER_OPEN_FOR=1s"}, env...)...)
 }
 
 // shopper registers a user (through the user service) and a web client
@@ -162,6 +177,18 @@ func TestOrderChecksTheUserAndChargesOnce(t *testing.T) {
 		t.Errorf("list by user: %d %v", r.code, r.list)
 	}
 
+	// Both documented cache modes through real HTTP: REDIS_ADDR set (the
+	// platform's order, user and payment) and empty (a second order and
+	// user process on the same databases; payment, which has no cache,
+	// runs without Redis in its own test).
+	noRedisUser := p.start("user", p.userBin, "REDIS_ADDR=")
+	noRedisOrder := p.startOrder(noRedisUser.URL, "REDIS_ADDR=")
+	for i, mode := range []struct{ name, url string }{{"REDIS_ADDR set", p.orderURL}, {"REDIS_ADDR empty", noRedisOrder.URL}} {
+		t.Run(mode.name, func(t *testing.T) { cachedReadsAndWrites(t, mode.url, web, order, i) })
+	}
+	noRedisOrder.Kill()
+	noRedisUser.Kill()
+
 	// Payment accepts only tokens for it carrying payments:write.
 	charge := `{"order_id":"x","amount_cents":1,"currency":"EUR"}`
 	if r := call(t, "POST", p.paymentURL+"/api/v1/payments", web, "pay-00000001", charge); r.code != 401 {
@@ -247,6 +274,32 @@ func TestOrderChecksTheUserAndChargesOnce(t *testing.T) {
 		if !strings.Contains(proc.Logs(), `"correlation_id":"it-key-00000001"`) {
 			t.Errorf("%s logs lack the order request's correlation ID", name)
 		}
+	}
+}
+
+// cachedReadsAndWrites creates order n through base (a write that
+// invalidates the order's cache entry once it is paid), reads it twice (a
+// miss, then a cache hit) and replays its creation: every answer's status
+// and body.
+func cachedReadsAndWrites(t *testing.T, base, token, order string, n int) {
+	t.Helper()
+	key := fmt.Sprintf("key-mode-%04d", n)
+	created := call(t, "POST", base+"/api/v1/orders", token, key, order)
+	if created.code != 201 || created.body["status"] != "paid" || created.body["id"] == nil || created.body["payment_id"] == "" {
+		t.Fatalf("create: %d %v", created.code, created.body)
+	}
+	id := created.body["id"].(string)
+	for _, read := range []string{"first read", "cached read"} {
+		r := call(t, "GET", base+"/api/v1/orders/"+id, token, "", "")
+		if r.code != 200 || r.body["id"] != id || r.body["status"] != "paid" || r.body["payment_id"] != created.body["payment_id"] || r.body["total_cents"] != created.body["total_cents"] {
+			t.Errorf("%s: %d %v", read, r.code, r.body)
+		}
+	}
+	if r := call(t, "POST", base+"/api/v1/orders", token, key, order); r.code != 201 || r.body["id"] != id || r.header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("replay: %d %v %v", r.code, r.body, r.header)
+	}
+	if r := call(t, "GET", base+"/api/v1/orders/00000000-0000-4000-8000-000000000000", token, "", ""); r.code != 404 || r.body["detail"] != "no such order" {
+		t.Errorf("an unknown order: %d %v", r.code, r.body)
 	}
 }
 

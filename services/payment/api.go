@@ -14,7 +14,7 @@ import (
 	"github.com/bulwark-platform/bulwark/services/internal/platform/app"
 	"github.com/bulwark-platform/bulwark/services/internal/platform/auth"
 	"github.com/bulwark-platform/bulwark/services/internal/platform/db"
-	"github.com/bulwark-platform/bulwark/services/internal/platform/resilience"
+	"github.com/bulwark-platform/bulwark/services/internal/platform/idempotency"
 )
 
 var tracer = otel.Tracer("github.com/bulwark-platform/bulwark/services/payment")
@@ -67,13 +67,10 @@ func (in chargeInput) validate() string {
 	return ""
 }
 
-var errKeyReused = errors.New("idempotency key reused with a different request")
-
 func (a *api) charge(w http.ResponseWriter, r *http.Request) {
-	key := r.Header.Get(resilience.IdempotencyKeyHeader)
-	if !app.IsIdempotencyKey(key) {
+	key, ok := idempotency.Key(w, r)
+	if !ok {
 		a.charges.WithLabelValues("rejected").Inc()
-		app.Problem(w, http.StatusBadRequest, "Idempotency-Key: required, 8 to 128 characters of [A-Za-z0-9._:-]")
 		return
 	}
 	var in chargeInput
@@ -88,19 +85,17 @@ func (a *api) charge(w http.ResponseWriter, r *http.Request) {
 	claims, _ := auth.FromContext(r.Context())
 	p, replayed, err := a.create(r.Context(), claims.ClientID, key, in)
 	switch {
-	case errors.Is(err, errKeyReused):
+	case errors.Is(err, idempotency.ErrKeyReused):
 		a.charges.WithLabelValues("rejected").Inc()
-		app.Problem(w, http.StatusUnprocessableEntity, err.Error())
-	case err != nil:
-		w.Header().Set("Retry-After", "1")
-		app.Problem(w, http.StatusServiceUnavailable, "storage unavailable, retry later")
+	case err != nil: // storage: answered 503 below, not counted
 	case replayed:
 		a.charges.WithLabelValues("replayed").Inc()
-		w.Header().Set("Idempotent-Replayed", "true")
-		app.JSON(w, http.StatusCreated, p)
 	default:
 		a.charges.WithLabelValues("created").Inc()
-		app.JSON(w, http.StatusCreated, p)
+	}
+	if !idempotency.Answer(w, p, replayed, err) {
+		w.Header().Set("Retry-After", "1")
+		app.Problem(w, http.StatusServiceUnavailable, "storage unavailable, retry later")
 	}
 }
 
@@ -132,7 +127,7 @@ func (a *api) create(ctx context.Context, clientID, key string, in chargeInput) 
 		return Payment{}, false, err
 	}
 	if p.OrderID != in.OrderID || p.AmountCents != in.AmountCents || p.Currency != in.Currency {
-		return Payment{}, false, errKeyReused
+		return Payment{}, false, idempotency.ErrKeyReused
 	}
 	span.SetAttributes(attribute.Bool("payment.replayed", true))
 	return p, true, nil

@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"embed"
-	"fmt"
 	"io"
 
 	"github.com/bulwark-platform/bulwark/services/internal/platform/app"
@@ -18,6 +17,9 @@ var migrations embed.FS
 
 func main() { app.Main("payment", run) }
 
+// run starts the service and serves until ctx ends. A start-up error
+// begins with the step that failed: "configuration: <VARIABLE>: ...",
+// app.Start's steps.
 func run(ctx context.Context, logOut io.Writer) error {
 	var cfg app.Common
 	if err := envconf.Load(&cfg); err != nil {
@@ -25,7 +27,7 @@ func run(ctx context.Context, logOut io.Writer) error {
 	}
 	svc, err := app.Start(ctx, "payment", cfg, migrations, logOut)
 	if err != nil {
-		return fmt.Errorf("starting: %w", err)
+		return err // it names the step that failed
 	}
 	a := newAPI(svc)
 	return svc.Run(ctx, svc.Handler(a.routes()))

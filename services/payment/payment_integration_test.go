@@ -30,7 +30,9 @@ func TestChargesAreIdempotentPerCallerAndKey(t *testing.T) {
 	pg.Exec("CREATE ROLE payment_svc LOGIN PASSWORD 'pw'", "CREATE DATABASE payment_db OWNER payment_svc")
 	hydra := testsvc.StartHydra(t)
 	creds := pg.CredentialsFile(t, "payment_db", "payment_svc", "pw")
-	proc := testsvc.StartService(t, testsvc.Build(t, "."), testsvc.ServiceOptions{Issuer: hydra.Issuer, Audience: "payment", Credentials: creds})
+	// REDIS_ADDR empty: payment has no cache (the order tests run it with
+	// REDIS_ADDR set, the other documented mode).
+	proc := testsvc.StartService(t, testsvc.Build(t, "."), testsvc.ServiceOptions{Issuer: hydra.Issuer, Audience: "payment", Credentials: creds, RedisAddr: ""})
 	base := proc.URL
 
 	token := func(client string, scopes []string, audience string) string {

@@ -3,11 +3,11 @@ package main
 import (
 	"testing"
 
-	"github.com/bulwark-platform/bulwark/services/internal/platform/testsvc"
+	"github.com/bulwark-platform/bulwark/services/internal/platform/testsvc/graphcheck"
 )
 
 // The graph the platform compiles its allows from and this service's
 // route table agree: methods, paths and scopes.
 func TestGraphAgreesWithTheRouteTable(t *testing.T) {
-	testsvc.GraphAgrees(t, "user", (&api{}).routes())
+	graphcheck.GraphAgrees(t, "user", (&api{}).routes())
 }

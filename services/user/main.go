@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"embed"
-	"fmt"
 	"io"
 	"time"
 
@@ -26,6 +25,9 @@ type config struct {
 
 func main() { app.Main("user", run) }
 
+// run starts the service and serves until ctx ends. A start-up error
+// begins with the step that failed: "configuration: <VARIABLE>: ...",
+// app.Start's steps, "cache ...".
 func run(ctx context.Context, logOut io.Writer) error {
 	var cfg config
 	if err := envconf.Load(&cfg); err != nil {
@@ -33,7 +35,7 @@ func run(ctx context.Context, logOut io.Writer) error {
 	}
 	svc, err := app.Start(ctx, "user", cfg.Common, migrations, logOut)
 	if err != nil {
-		return fmt.Errorf("starting: %w", err)
+		return err // it names the step that failed
 	}
 	c, err := cache.New[User](svc.Redis, cache.Options{Name: "users", L1TTL: cfg.CacheL1TTL, L2TTL: cfg.CacheL2TTL, Observer: svc.Metrics.Cache("users")})
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -28,27 +29,23 @@ func TestUserServiceEndToEnd(t *testing.T) {
 
 	creds := pg.CredentialsFile(t, "users", "user_svc", "pw-1")
 
-	svc := testsvc.StartService(t, testsvc.Build(t, "."), testsvc.ServiceOptions{Issuer: hydra.Issuer, Audience: "user",
+	bin := testsvc.Build(t, ".")
+	svc := testsvc.StartService(t, bin, testsvc.ServiceOptions{Issuer: hydra.Issuer, Audience: "user",
 		Credentials: creds, RedisAddr: redis.Addr, Env: []string{"DRAIN_DELAY=300ms", "SHUTDOWN_TIMEOUT=5s"}})
 	base := svc.URL
 
 	do := func(method, path, token, body string) (int, map[string]any, http.Header) {
 		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		req.Header.Set("X-Correlation-ID", "it-"+strings.ToLower(method))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		var m map[string]any
-		_ = json.Unmarshal(raw, &m)
-		return resp.StatusCode, m, resp.Header
+		return request(t, method, base+path, token, body)
 	}
+
+	// Both documented cache modes through real HTTP: REDIS_ADDR set (svc)
+	// and empty (a second process on the same database, no second level).
+	noRedis := testsvc.StartService(t, bin, testsvc.ServiceOptions{Issuer: hydra.Issuer, Audience: "user", Credentials: creds})
+	for i, mode := range []struct{ name, url string }{{"REDIS_ADDR set", base}, {"REDIS_ADDR empty", noRedis.URL}} {
+		t.Run(mode.name, func(t *testing.T) { cachedReadsAndWrites(t, mode.url, reader, writer, i) })
+	}
+	noRedis.Kill()
 
 	code, created, hdr := do("POST", "/api/v1/users", writer, `{"email":"ada@example.com","name":"Ada"}`)
 	if code != 201 || created["id"] == nil || hdr.Get("X-Correlation-ID") != "it-post" {
@@ -155,5 +152,52 @@ func TestUserServiceEndToEnd(t *testing.T) {
 		if !strings.Contains(svc.Logs(), want) {
 			t.Errorf("log lacks %s", want)
 		}
+	}
+}
+
+// request sends one request to url and returns the status, the JSON body
+// and the headers.
+func request(t *testing.T, method, url, token, body string) (int, map[string]any, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("X-Correlation-ID", "it-"+strings.ToLower(method))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	return resp.StatusCode, m, resp.Header
+}
+
+// cachedReadsAndWrites creates user n through base, reads it twice (a
+// miss, then a cache hit), updates it and reads it again: every answer's
+// status and body, and no stale read after the write.
+func cachedReadsAndWrites(t *testing.T, base, reader, writer string, n int) {
+	t.Helper()
+	email := fmt.Sprintf("mode-%d@example.com", n)
+	code, created, _ := request(t, "POST", base+"/api/v1/users", writer, fmt.Sprintf(`{"email":%q,"name":"Mode"}`, email))
+	if code != 201 || created["id"] == nil {
+		t.Fatalf("create: %d %v", code, created)
+	}
+	url := base + "/api/v1/users/" + created["id"].(string)
+	for _, read := range []string{"first read", "cached read"} {
+		if code, got, _ := request(t, "GET", url, reader, ""); code != 200 || got["id"] != created["id"] || got["email"] != email || got["name"] != "Mode" {
+			t.Errorf("%s: %d %v", read, code, got)
+		}
+	}
+	if code, got, _ := request(t, "PUT", url, writer, fmt.Sprintf(`{"email":%q,"name":"Mode Updated"}`, email)); code != 200 || got["id"] != created["id"] || got["name"] != "Mode Updated" {
+		t.Errorf("update: %d %v", code, got)
+	}
+	if code, got, _ := request(t, "GET", url, reader, ""); code != 200 || got["name"] != "Mode Updated" {
+		t.Errorf("read after the update (a stale cache entry?): %d %v", code, got)
+	}
+	if code, got, _ := request(t, "GET", base+"/api/v1/users/00000000-0000-4000-8000-000000000000", reader, ""); code != 404 || got["detail"] != "no such user" {
+		t.Errorf("an unknown user: %d %v", code, got)
 	}
 }

@@ -34,17 +34,18 @@ import (
 
 // Common is the configuration every service reads.
 type Common struct {
-	HTTPPort          int           `env:"HTTP_PORT" envDefault:"8080"`
-	MetricsPort       int           `env:"METRICS_PORT" envDefault:"9090"`
-	BindHost          string        `env:"BIND_HOST" envDefault:"0.0.0.0"`
-	OIDCIssuer        string        `env:"OIDC_ISSUER,required,notEmpty"`
-	OIDCAudience      string        `env:"OIDC_AUDIENCE,required,notEmpty"`
-	DBCredentialsFile string        `env:"DB_CREDENTIALS_FILE,required,notEmpty"`
-	DBMaxConns        int32         `env:"DB_MAX_CONNS" envDefault:"10"`
-	RedisAddr         string        `env:"REDIS_ADDR"`
-	DrainDelay        time.Duration `env:"DRAIN_DELAY" envDefault:"5s"`
-	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
-	LogLevel          string        `env:"LOG_LEVEL" envDefault:"info"`
+	HTTPPort             int           `env:"HTTP_PORT" envDefault:"8080"`
+	MetricsPort          int           `env:"METRICS_PORT" envDefault:"9090"`
+	BindHost             string        `env:"BIND_HOST" envDefault:"0.0.0.0"`
+	OIDCIssuer           string        `env:"OIDC_ISSUER,required,notEmpty"`
+	OIDCAudience         string        `env:"OIDC_AUDIENCE,required,notEmpty"`
+	OIDCMaxTokenLifetime time.Duration `env:"OIDC_MAX_TOKEN_LIFETIME" envDefault:"24h"`
+	DBCredentialsFile    string        `env:"DB_CREDENTIALS_FILE,required,notEmpty"`
+	DBMaxConns           int32         `env:"DB_MAX_CONNS" envDefault:"10"`
+	RedisAddr            string        `env:"REDIS_ADDR"`
+	DrainDelay           time.Duration `env:"DRAIN_DELAY" envDefault:"5s"`
+	ShutdownTimeout      time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	LogLevel             string        `env:"LOG_LEVEL" envDefault:"info"`
 }
 
 // Validate checks what types can't.
@@ -60,6 +61,9 @@ func (c *Common) Validate() error {
 	}
 	if c.DrainDelay < 0 || c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("DRAIN_DELAY and SHUTDOWN_TIMEOUT: must be positive"))
+	}
+	if c.OIDCMaxTokenLifetime <= 0 {
+		errs = append(errs, fmt.Errorf("OIDC_MAX_TOKEN_LIFETIME: must be positive, got %s", c.OIDCMaxTokenLifetime))
 	}
 	if c.DBMaxConns < 1 {
 		errs = append(errs, fmt.Errorf("DB_MAX_CONNS: must be at least 1, got %d", c.DBMaxConns))
@@ -89,12 +93,16 @@ type Service struct {
 	Health   *health.Health
 	Verifier *auth.Verifier
 	DB       *db.DB
-	Redis    *redis.Client
-	closers  []server.Closer
+	// Redis is nil, a nil interface, when REDIS_ADDR is empty (no second
+	// cache level), so that cache.New and any other nil check see it.
+	Redis   redis.UniversalClient
+	closers []server.Closer
 }
 
 // Start brings up everything but the HTTP servers. On error it releases
-// what it had opened.
+// what it had opened; the error begins with the step that failed
+// ("telemetry", "OIDC discovery", "DB_CREDENTIALS_FILE", "database",
+// "migrations", "redis tracing"), once.
 func Start(ctx context.Context, name string, cfg Common, migrations fs.FS, logOut io.Writer) (s *Service, err error) {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
@@ -112,12 +120,13 @@ func Start(ctx context.Context, name string, cfg Common, migrations fs.FS, logOu
 	}()
 	flush, err := telemetry.Setup(ctx, name)
 	if err != nil {
-		return s, err
+		return s, fmt.Errorf("telemetry: %w", err)
 	}
 	s.closers = append(s.closers, server.Closer{Name: "telemetry", Close: flush})
 
-	if s.Verifier, err = auth.NewVerifier(ctx, auth.Config{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience}); err != nil {
-		return s, err
+	s.Verifier, err = auth.NewVerifier(ctx, auth.Config{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, MaxTokenLifetime: cfg.OIDCMaxTokenLifetime})
+	if err != nil {
+		return s, fmt.Errorf("OIDC discovery: %w", err)
 	}
 
 	creds, err := secrets.Watch(ctx, cfg.DBCredentialsFile, secrets.ParseDB,
@@ -133,13 +142,13 @@ func Start(ctx context.Context, name string, cfg Common, migrations fs.FS, logOu
 		return s, fmt.Errorf("DB_CREDENTIALS_FILE: %w", err)
 	}
 	if s.DB, err = db.Open(ctx, creds, cfg.DBMaxConns); err != nil {
-		return s, err
+		return s, fmt.Errorf("database: %w", err)
 	}
 	s.closers = append(s.closers, server.Closer{Name: "postgres", Close: s.DB.Close})
 	if migrations != nil {
 		applied, err := db.Migrate(ctx, s.DB.Pool(), name, migrations, "migrations")
 		if err != nil {
-			return s, err
+			return s, fmt.Errorf("migrations: %w", err)
 		}
 		log.Info("migrations done", "applied", applied)
 	}
@@ -147,15 +156,16 @@ func Start(ctx context.Context, name string, cfg Common, migrations fs.FS, logOu
 	components := []health.Component{{Name: "postgres", Critical: true, Check: s.DB.Ping, Timeout: 500 * time.Millisecond}}
 	if cfg.RedisAddr != "" {
 		// The cache is best effort: fail fast rather than retry hard.
-		s.Redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, MaxRetries: 1,
+		rdb := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, MaxRetries: 1,
 			DialTimeout: 100 * time.Millisecond, ReadTimeout: 100 * time.Millisecond, WriteTimeout: 100 * time.Millisecond})
-		s.closers = append(s.closers, server.Closer{Name: "redis", Close: func(context.Context) error { return s.Redis.Close() }})
-		if err := redisotel.InstrumentTracing(s.Redis, redisotel.WithDBStatement(false)); err != nil {
-			return s, fmt.Errorf("tracing Redis: %w", err)
+		s.Redis = rdb
+		s.closers = append(s.closers, server.Closer{Name: "redis", Close: func(context.Context) error { return rdb.Close() }})
+		if err := redisotel.InstrumentTracing(rdb, redisotel.WithDBStatement(false)); err != nil {
+			return s, fmt.Errorf("redis tracing: %w", err)
 		}
 		// Redis only degrades the service: reads fall back to PostgreSQL.
 		components = append(components, health.Component{Name: "redis", Timeout: 150 * time.Millisecond,
-			Check: func(ctx context.Context) error { return s.Redis.Ping(ctx).Err() }})
+			Check: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
 	}
 	s.Health = health.New(time.Second, components...)
 	s.Health.Started()

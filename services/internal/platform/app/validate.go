@@ -8,7 +8,6 @@ import (
 
 var (
 	uuidRe     = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-	keyRe      = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,128}$`)
 	currencyRe = regexp.MustCompile(`^[A-Z]{3}$`)
 )
 
@@ -26,10 +25,6 @@ func UUIDParam(w http.ResponseWriter, name, value string) (string, bool) {
 	}
 	return id, true
 }
-
-// IsIdempotencyKey reports whether s is an acceptable Idempotency-Key:
-// 8 to 128 characters of [A-Za-z0-9._:-].
-func IsIdempotencyKey(s string) bool { return keyRe.MatchString(s) }
 
 // IsCurrency reports whether s looks like an ISO 4217 code.
 func IsCurrency(s string) bool { return currencyRe.MatchString(s) }

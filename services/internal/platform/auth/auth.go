@@ -32,6 +32,10 @@ type Config struct {
 	Leeway time.Duration
 	// MaxTokenBytes refuses longer tokens before parsing; default 8 KiB.
 	MaxTokenBytes int
+	// MaxTokenLifetime refuses a token whose exp - iat exceeds it, and a
+	// token without iat (its lifetime can't be known); default 24 h when
+	// zero. There is always a maximum: a negative one is an error.
+	MaxTokenLifetime time.Duration
 	// MinRefresh bounds JWKS refreshes on unknown kids; default 1 minute.
 	MinRefresh time.Duration
 	// HTTPClient fetches discovery and JWKS; default a 5 s timeout client.
@@ -67,20 +71,25 @@ type verifiedToken struct {
 
 const maxRemember = 5 * time.Minute
 
+// DefaultMaxTokenLifetime is Config.MaxTokenLifetime's default.
+const DefaultMaxTokenLifetime = 24 * time.Hour
+
 // TokenURL is the issuer's token endpoint (for client credentials).
 func (v *Verifier) TokenURL() string { return v.tokenURL }
 
-// NewVerifier discovers the issuer and fetches its JWKS once.
+// NewVerifier discovers the issuer and fetches its JWKS once. Its errors
+// name the issuer, not the step: the caller knows it (app says "OIDC
+// discovery").
 func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	if cfg.Issuer == "" || cfg.Audience == "" {
-		return nil, errors.New("auth: issuer and audience are required")
+		return nil, errors.New("issuer and audience are required")
 	}
 	if len(cfg.Algorithms) == 0 {
 		cfg.Algorithms = []string{"RS256", "ES256", "EdDSA"}
 	}
 	for _, a := range cfg.Algorithms {
 		if a == "none" || strings.HasPrefix(a, "HS") {
-			return nil, fmt.Errorf("auth: algorithm %s is not allowed for bearer tokens", a)
+			return nil, fmt.Errorf("algorithm %s is not allowed for bearer tokens", a)
 		}
 	}
 	if cfg.Leeway <= 0 || cfg.Leeway > 60*time.Second {
@@ -88,6 +97,12 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	}
 	if cfg.MaxTokenBytes <= 0 {
 		cfg.MaxTokenBytes = 8 << 10
+	}
+	switch {
+	case cfg.MaxTokenLifetime < 0:
+		return nil, fmt.Errorf("the maximum token lifetime must be positive, got %s", cfg.MaxTokenLifetime)
+	case cfg.MaxTokenLifetime == 0:
+		cfg.MaxTokenLifetime = DefaultMaxTokenLifetime
 	}
 	if cfg.MinRefresh <= 0 {
 		cfg.MinRefresh = time.Minute
@@ -100,13 +115,13 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	}
 	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, cfg.HTTPClient), cfg.Issuer)
 	if err != nil {
-		return nil, fmt.Errorf("auth: OIDC discovery of %s: %w", cfg.Issuer, err)
+		return nil, fmt.Errorf("issuer %s: %w", cfg.Issuer, err)
 	}
 	var meta struct {
 		JWKSURI string `json:"jwks_uri"`
 	}
 	if err := provider.Claims(&meta); err != nil || meta.JWKSURI == "" {
-		return nil, fmt.Errorf("auth: discovery of %s names no jwks_uri", cfg.Issuer)
+		return nil, fmt.Errorf("issuer %s: discovery names no jwks_uri", cfg.Issuer)
 	}
 	algs := make([]jose.SignatureAlgorithm, len(cfg.Algorithms))
 	for i, a := range cfg.Algorithms {
@@ -114,7 +129,7 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	}
 	keys := &keySet{url: meta.JWKSURI, client: cfg.HTTPClient, algs: algs, minRefresh: cfg.MinRefresh, now: cfg.Now}
 	if err := keys.fetch(ctx); err != nil {
-		return nil, fmt.Errorf("auth: %w", err)
+		return nil, fmt.Errorf("issuer %s: %w", cfg.Issuer, err)
 	}
 	verified, err := otter.New(&otter.Options[string, verifiedToken]{
 		MaximumSize: 10_000,
@@ -123,7 +138,7 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		}),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("auth: %w", err)
+		return nil, fmt.Errorf("verified-token cache: %w", err)
 	}
 	return &Verifier{
 		verified: verified,
@@ -154,7 +169,9 @@ type rawClaims struct {
 }
 
 // Verify checks a raw token: size, signature and algorithm, iss, aud, exp
-// (required), nbf and iat (within the leeway).
+// (required), nbf and iat (within the leeway), and its lifetime: iat is
+// required and exp - iat at most MaxTokenLifetime, so a stolen token
+// minted to live for years is refused even though it is still valid.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if len(raw) > v.cfg.MaxTokenBytes {
 		return nil, fmt.Errorf("token of %d bytes exceeds %d", len(raw), v.cfg.MaxTokenBytes)
@@ -186,8 +203,18 @@ func (v *Verifier) verify(ctx context.Context, raw string) (*Claims, time.Time, 
 	if t, ok := unix(c.Nbf); ok && t.After(now.Add(v.cfg.Leeway)) {
 		return nil, time.Time{}, fmt.Errorf("token not valid before %s", t)
 	}
-	if t, ok := unix(c.Iat); ok && t.After(now.Add(v.cfg.Leeway)) {
-		return nil, time.Time{}, fmt.Errorf("token issued in the future (%s)", t)
+	iat, ok := unix(c.Iat)
+	if !ok {
+		return nil, time.Time{}, errors.New("token has no iat: its lifetime can't be checked")
+	}
+	if iat.After(now.Add(v.cfg.Leeway)) {
+		return nil, time.Time{}, fmt.Errorf("token issued in the future (%s)", iat)
+	}
+	// In float seconds: a huge exp would overflow a time.Time and pass.
+	expS, err1 := c.Exp.Float64()
+	iatS, err2 := c.Iat.Float64()
+	if lifetime := expS - iatS; err1 != nil || err2 != nil || lifetime > v.cfg.MaxTokenLifetime.Seconds() {
+		return nil, time.Time{}, fmt.Errorf("token lifetime of %.0f s exceeds the maximum of %s", lifetime, v.cfg.MaxTokenLifetime)
 	}
 	out := &Claims{Subject: c.Sub, ClientID: c.ClientID, Scopes: c.Scp, Roles: slices.Concat(c.Roles, c.RealmAccess.Roles)}
 	if out.ClientID == "" {

@@ -143,6 +143,8 @@ func attackSuite(t *testing.T, s *setup, f forger) {
 		"wrong iss":                            {"Bearer " + f.token(t, func(c map[string]any) { c["iss"] = "https://evil.example.com" })},
 		"wrong aud":                            {"Bearer " + f.token(t, func(c map[string]any) { c["aud"] = []string{"payment"} })},
 		"missing exp":                          {"Bearer " + f.token(t, func(c map[string]any) { delete(c, "exp") })},
+		"a lifetime of ten years":              {"Bearer " + f.token(t, func(c map[string]any) { c["exp"] = time.Now().AddDate(10, 0, 0).Unix() })},
+		"missing iat":                          {"Bearer " + f.token(t, func(c map[string]any) { delete(c, "iat") })},
 		"signature stripped":                   {"Bearer " + parts[0] + "." + parts[1] + "."},
 		"a 100 KiB token":                      {"Bearer " + f.token(t, func(c map[string]any) { c["pad"] = strings.Repeat("A", 100<<10) })},
 		"two Authorization headers":            {"Bearer " + valid, "Bearer " + valid},
@@ -173,6 +175,9 @@ func attackSuite(t *testing.T, s *setup, f forger) {
 	}
 	if rec := s.do("Bearer " + f.token(t, func(c map[string]any) { c["nbf"] = time.Now().Add(30 * time.Second).Unix() })); rec.Code != http.StatusOK {
 		t.Errorf("nbf 30 s ahead is within the leeway, got %d", rec.Code)
+	}
+	if rec := s.do("Bearer " + f.token(t, func(c map[string]any) { c["exp"] = time.Now().Add(23 * time.Hour).Unix() })); rec.Code != http.StatusOK {
+		t.Errorf("a lifetime of 23 h is within the default maximum of 24 h, got %d", rec.Code)
 	}
 	if rec := s.do("Bearer " + f.token(t, func(c map[string]any) { c["scope"] = "users:read" })); rec.Code != http.StatusForbidden {
 		t.Errorf("a valid token lacking orders:read: %d, want 403", rec.Code)
@@ -251,6 +256,75 @@ func TestUnknownKidRefreshIsRateLimited(t *testing.T) {
 	for range 20 {
 		s.do("Bearer " + sign(t, jose.RS256, attacker, "forged-again", nil, s.p.claims(nil)))
 	}
+	if got := s.p.JWKSHits.Load() - base; got != 1 {
+		t.Errorf("%d JWKS fetches, want exactly 1", got)
+	}
+}
+
+// A configured maximum lifetime (exp - iat) is enforced to the second;
+// the default is 24 h, and a negative one is a configuration error.
+func TestMaxTokenLifetime(t *testing.T) {
+	p := newProvider(t)
+	now := time.Now()
+	v, err := NewVerifier(context.Background(), Config{Issuer: p.URL, Audience: "order", MaxTokenLifetime: 10 * time.Minute, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		lifetime time.Duration
+		ok       bool
+	}{{"5 minutes", 5 * time.Minute, true}, {"exactly the maximum", 10 * time.Minute, true}, {"a second over", 10*time.Minute + time.Second, false}, {"an hour", time.Hour, false}} {
+		tok := p.token(t, func(c map[string]any) { c["iat"], c["exp"] = now.Unix(), now.Add(tc.lifetime).Unix() })
+		if _, err := v.Verify(context.Background(), tok); (err == nil) != tc.ok {
+			t.Errorf("%s: error %v, want accepted %v", tc.name, err, tc.ok)
+		}
+	}
+	if _, err := v.Verify(context.Background(), p.token(t, func(c map[string]any) { c["iat"], c["exp"] = now.Unix(), 1e30 })); err == nil {
+		t.Error("an exp beyond any clock (1e30) was accepted")
+	}
+	if _, err := NewVerifier(context.Background(), Config{Issuer: p.URL, Audience: "order", MaxTokenLifetime: -time.Hour}); err == nil {
+		t.Error("a negative MaxTokenLifetime was accepted")
+	}
+}
+
+// A caller that gives up (its context ends) while the JWKS refresh its
+// unknown kid triggered is in flight neither cancels that refresh for
+// everyone nor waits for it: the refresh completes, and the rotated key it
+// brings verifies the next request, from that one fetch.
+func TestAbandonedRefreshStillPicksUpTheRotatedKey(t *testing.T) {
+	s := newSetup(t, Requirement{})
+	*s.now = s.now.Add(61 * time.Second) // past the start-up fetch's minimum interval
+	base := s.p.JWKSHits.Load()
+	rotated, _ := rsa.GenerateKey(rand.Reader, 2048)
+	tok := sign(t, jose.RS256, rotated, "rsa-2", nil, s.p.claims(func(c map[string]any) {
+		c["exp"] = s.now.Add(5 * time.Minute).Unix()
+		c["iat"], c["nbf"] = s.now.Unix(), s.now.Unix()
+	}))
+	release := s.p.HoldJWKS(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() { _, err := s.v.Verify(ctx, tok); first <- err }()
+	for deadline := time.Now().Add(5 * time.Second); s.p.JWKSHits.Load() == base; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the unknown kid did not make the verifier fetch the JWKS")
+		}
+	}
+	cancel() // the client disconnects while the provider is slow
+	select {
+	case err := <-first:
+		if err == nil {
+			t.Fatal("a token was accepted before its key was published")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a caller whose context ended still waits for the JWKS refresh")
+	}
+	s.p.Publish(jose.JSONWebKey{Key: rotated.Public(), KeyID: "rsa-2", Algorithm: "RS256", Use: "sig"})
+	release()
+	if _, err := s.v.Verify(context.Background(), tok); err != nil {
+		t.Errorf("the rotated key is refused after the first caller gave up: %v", err)
+	}
+	// One fetch: the abandoned one, which completed and brought the key.
 	if got := s.p.JWKSHits.Load() - base; got != 1 {
 		t.Errorf("%d JWKS fetches, want exactly 1", got)
 	}

@@ -72,17 +72,49 @@ func (k *keySet) lookup(kid string) (jose.JSONWebKey, bool) {
 
 // refresh fetches the JWKS unless it was fetched less than minRefresh ago;
 // concurrent callers share one fetch.
+//
+// The fetch runs detached from the caller's context, with its own timeout:
+// it serves every caller waiting on it and the ones after, so one client
+// that disconnects must not cancel it (the fetch would count as this
+// interval's one refresh, and a real rotation would be refused until the
+// next). A caller whose own context ends stops waiting and returns; the
+// fetch goes on without it. Since a caller can no longer fail the fetch,
+// every failure is the provider's (an error, or a hang past the timeout)
+// and still counts as the interval's fetch, so a failing provider is also
+// asked at most once per minRefresh.
+//
+// The minRefresh check runs inside the shared call, so a caller arriving
+// while a fetch is in flight joins it (and sees the keys it brings) rather
+// than being told the keys are fresh when they are still on their way.
 func (k *keySet) refresh(ctx context.Context) error {
-	k.mu.RLock()
-	recent := !k.fetched.IsZero() && k.now().Sub(k.fetched) < k.minRefresh
-	k.mu.RUnlock()
-	if recent {
-		return nil
-	}
-	_, err, _ := k.group.Do("fetch", func() (any, error) {
-		return nil, k.fetch(ctx)
+	ch := k.group.DoChan("fetch", func() (any, error) {
+		k.mu.RLock()
+		recent := !k.fetched.IsZero() && k.now().Sub(k.fetched) < k.minRefresh
+		k.mu.RUnlock()
+		if recent {
+			return nil, nil
+		}
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.fetchTimeout())
+		defer cancel()
+		return nil, k.fetch(fctx)
 	})
-	return err
+	select {
+	case res := <-ch:
+		return res.Err
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the JWKS: %w", context.Cause(ctx))
+	}
+}
+
+// maxFetchTime bounds a detached JWKS fetch (the HTTP client's own
+// timeout, if shorter, applies too).
+const maxFetchTime = 5 * time.Second
+
+func (k *keySet) fetchTimeout() time.Duration {
+	if t := k.client.Timeout; t > 0 && t < maxFetchTime {
+		return t
+	}
+	return maxFetchTime
 }
 
 func (k *keySet) fetch(ctx context.Context) error {

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -67,8 +68,13 @@ type Cache[V any] struct {
 	rdb  redis.UniversalClient
 }
 
-// New returns a cache over rdb (nil: L1 only).
+// New returns a cache over rdb (nil: L1 only). A nil *redis.Client (or
+// any nil pointer) passed as rdb is an interface that is not nil; it too
+// means L1 only, rather than a nil dereference on the first miss.
 func New[V any](rdb redis.UniversalClient, o Options) (*Cache[V], error) {
+	if v := reflect.ValueOf(rdb); rdb != nil && v.Kind() == reflect.Pointer && v.IsNil() {
+		rdb = nil
+	}
 	if o.Name == "" || o.L1TTL <= 0 || o.L2TTL < o.L1TTL {
 		return nil, fmt.Errorf("cache: need a name and 0 < L1TTL <= L2TTL, got %q %s %s", o.Name, o.L1TTL, o.L2TTL)
 	}

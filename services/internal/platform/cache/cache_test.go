@@ -227,3 +227,27 @@ func BenchmarkColdKeyStampede(b *testing.B) {
 	b.ReportMetric(float64(getCount(b, rdb)-before)/float64(n), "redis-gets/stampede")
 	b.ReportMetric(float64(loads.Load())/float64(n), "loads/stampede")
 }
+
+// A *redis.Client that is nil, passed as a redis.UniversalClient, is an
+// interface holding a nil pointer, not a nil interface: it must still mean
+// "no second level" (REDIS_ADDR empty), never a nil dereference.
+func TestTypedNilClientMeansL1Only(t *testing.T) {
+	var none *redis.Client
+	rec := &recorder{hits: map[Level]int{}}
+	c := newCache(t, none, rec)
+	ctx := context.Background()
+	var loads atomic.Int32
+	load := func(context.Context) (user, error) { loads.Add(1); return user{ID: "u1", Name: "Ada"}, nil }
+	for range 2 {
+		if v, err := c.Get(ctx, "u1", load); err != nil || v.Name != "Ada" {
+			t.Fatalf("%v %v", v, err)
+		}
+	}
+	c.Invalidate(ctx, "u1")
+	if v, err := c.Get(ctx, "u1", load); err != nil || v.Name != "Ada" {
+		t.Fatalf("after invalidation: %v %v", v, err)
+	}
+	if loads.Load() != 2 || rec.hits[Origin] != 2 || rec.hits[L1] != 1 || rec.hits[L2] != 0 || rec.errors != 0 {
+		t.Errorf("loads %d, hits %v, Redis errors %d: want origin, L1, origin and no Redis at all", loads.Load(), rec.hits, rec.errors)
+	}
+}

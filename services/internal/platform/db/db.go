@@ -47,7 +47,8 @@ func DSN(c secrets.DBCredentials) string {
 	return u.String()
 }
 
-// Open connects with creds and checks the connection.
+// Open connects with creds and checks the connection. Its errors, like
+// Migrate's, don't repeat the step: the caller names it.
 func Open(ctx context.Context, c secrets.DBCredentials, maxConns int32) (*DB, error) {
 	d := &DB{maxConns: maxConns}
 	p, err := d.connect(ctx, c)
@@ -61,7 +62,7 @@ func Open(ctx context.Context, c secrets.DBCredentials, maxConns int32) (*DB, er
 func (d *DB) connect(ctx context.Context, c secrets.DBCredentials) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(DSN(c))
 	if err != nil {
-		return nil, fmt.Errorf("database %s as %s: %w", c.Database, c.Username, err)
+		return nil, fmt.Errorf("%s as %s: %w", c.Database, c.Username, err)
 	}
 	if d.maxConns > 0 {
 		cfg.MaxConns = d.maxConns
@@ -72,11 +73,11 @@ func (d *DB) connect(ctx context.Context, c secrets.DBCredentials) (*pgxpool.Poo
 	cfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTrimSQLInSpanName())
 	p, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("database %s as %s: %w", c.Database, c.Username, err)
+		return nil, fmt.Errorf("%s as %s: %w", c.Database, c.Username, err)
 	}
 	if err := p.Ping(ctx); err != nil {
 		p.Close()
-		return nil, fmt.Errorf("database %s as %s: %w", c.Database, c.Username, err)
+		return nil, fmt.Errorf("%s as %s: %w", c.Database, c.Username, err)
 	}
 	return p, nil
 }
@@ -112,23 +113,23 @@ func (d *DB) Close(context.Context) error {
 func Migrate(ctx context.Context, pool *pgxpool.Pool, service string, fsys fs.FS, dir string) ([]string, error) {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("migrations: %w", err)
+		return nil, fmt.Errorf("acquiring a connection: %w", err)
 	}
 	defer conn.Release()
 	h := fnv.New64a()
 	h.Write([]byte("bulwark-migrations:" + service))
 	key := int64(h.Sum64())
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
-		return nil, fmt.Errorf("migrations: taking the lock: %w", err)
+		return nil, fmt.Errorf("taking the lock: %w", err)
 	}
 	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key) }()
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return nil, fmt.Errorf("migrations: %w", err)
+		return nil, fmt.Errorf("creating schema_migrations: %w", err)
 	}
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
-		return nil, fmt.Errorf("migrations: %w", err)
+		return nil, err
 	}
 	var names []string
 	for _, e := range entries {
@@ -142,14 +143,14 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, service string, fsys fs.FS
 		version := strings.TrimSuffix(name, ".sql")
 		var done bool
 		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)", version).Scan(&done); err != nil {
-			return applied, fmt.Errorf("migration %s: %w", name, err)
+			return applied, fmt.Errorf("%s: %w", name, err)
 		}
 		if done {
 			continue
 		}
 		sql, err := fs.ReadFile(fsys, path.Join(dir, name))
 		if err != nil {
-			return applied, fmt.Errorf("migration %s: %w", name, err)
+			return applied, fmt.Errorf("%s: %w", name, err)
 		}
 		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, string(sql)); err != nil {
@@ -159,7 +160,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, service string, fsys fs.FS
 			return err
 		})
 		if err != nil {
-			return applied, fmt.Errorf("migration %s: %w", name, err)
+			return applied, fmt.Errorf("%s: %w", name, err)
 		}
 		applied = append(applied, version)
 	}

@@ -29,6 +29,7 @@ type Issuer struct {
 
 	mu    sync.Mutex
 	extra []jose.JSONWebKey
+	held  chan struct{}
 }
 
 // NewIssuer starts an issuer that stops with the test.
@@ -55,6 +56,12 @@ func NewIssuer(t testing.TB) *Issuer {
 	})
 	mux.HandleFunc("/jwks", func(w http.ResponseWriter, r *http.Request) {
 		is.JWKSHits.Add(1)
+		is.mu.Lock()
+		held := is.held
+		is.mu.Unlock()
+		if held != nil {
+			<-held
+		}
 		keys := []jose.JSONWebKey{
 			{Key: is.RSA.Public(), KeyID: "rsa-1", Algorithm: "RS256", Use: "sig"},
 			{Key: is.EC.Public(), KeyID: "ec-1", Algorithm: "ES256", Use: "sig"},
@@ -69,6 +76,27 @@ func NewIssuer(t testing.TB) *Issuer {
 	t.Cleanup(srv.Close)
 	is.URL = srv.URL
 	return is
+}
+
+// HoldJWKS makes JWKS requests wait (a slow provider) until release is
+// called; they then answer the keys published by then. Release is
+// idempotent and also runs when the test ends.
+func (is *Issuer) HoldJWKS(t testing.TB) (release func()) {
+	held := make(chan struct{})
+	is.mu.Lock()
+	is.held = held
+	is.mu.Unlock()
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			is.mu.Lock()
+			is.held = nil
+			is.mu.Unlock()
+			close(held)
+		})
+	}
+	t.Cleanup(release)
+	return release
 }
 
 // Publish adds a key to the JWKS (a rotation).

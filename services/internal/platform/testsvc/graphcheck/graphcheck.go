@@ -1,4 +1,8 @@
-package testsvc
+// Package graphcheck checks a service's route table against the platform's
+// service graph. It is apart from testsvc because it needs app.Route, and
+// testsvc must not import app: app's own dependencies (auth, cache, db,
+// metrics) test with testsvc, and the import would be a cycle.
+package graphcheck
 
 import (
 	"fmt"
@@ -90,7 +94,7 @@ func serves(pattern, m, p string) bool {
 func stackGraphs(t *testing.T) map[string]graph.Graph {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..", "..", "..")
+	root := filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "..")
 	files, err := filepath.Glob(filepath.Join(root, "stacks", "Pulumi.*.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no stack files under %s: %v", root, err)
