@@ -22,6 +22,10 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	cmconfig "github.com/cert-manager/cert-manager/pkg/apis/config/controller/v1alpha1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 )
 
 // Options locate the tools and the state folder.
@@ -262,8 +266,22 @@ func (o *Options) controllers() error {
 	if err != nil {
 		return fmt.Errorf("local cluster: finding free ports: %w", err)
 	}
+	// The health endpoint's address is set only by a configuration file;
+	// its default (:9403) would collide between two local clusters.
+	cfg, err := yaml.Marshal(&cmconfig.ControllerConfiguration{
+		TypeMeta:             metav1.TypeMeta{APIVersion: "controller.config.cert-manager.io/v1alpha1", Kind: "ControllerConfiguration"},
+		HealthzListenAddress: fmt.Sprintf("127.0.0.1:%d", ports[1]),
+	})
+	if err != nil {
+		return err
+	}
+	cfgFile := filepath.Join(o.StateDir, "cert-manager.yaml")
+	if err := os.WriteFile(cfgFile, cfg, 0o600); err != nil {
+		return err
+	}
 	o.logf("starting the cert-manager controller")
-	return o.start(CertManager,
+	if err := o.start(CertManager,
+		"--config="+cfgFile,
 		"--kubeconfig="+filepath.Join(o.StateDir, "kubeconfig-cert-manager"),
 		"--leader-elect=false",
 		// The root CA's secret lives in cert-manager's namespace.
@@ -271,8 +289,16 @@ func (o *Options) controllers() error {
 		// Issued Secrets go with their Certificate (destroy leaves none).
 		"--enable-certificate-owner-ref=true",
 		fmt.Sprintf("--metrics-listen-address=127.0.0.1:%d", ports[0]),
-		fmt.Sprintf("--healthz-listen-address=127.0.0.1:%d", ports[1]),
-	)
+	); err != nil {
+		return err
+	}
+	// It fails fast on a bad flag or configuration: say so now rather
+	// than leave Certificates unissued without a word.
+	if err := waitHTTP(context.Background(), fmt.Sprintf("http://127.0.0.1:%d/livez", ports[1]), 30*time.Second); err != nil {
+		return fmt.Errorf("local cluster: the cert-manager controller did not come up: %w\n--- last lines of %s.log ---\n%s",
+			err, CertManager, logTail(filepath.Join(o.StateDir, "logs", CertManager+".log"), 20))
+	}
+	return nil
 }
 
 // start launches a component detached from the caller's session, with

@@ -59,10 +59,13 @@ func ensureNodes(ctx context.Context, kubeconfig string, n int, timeout time.Dur
 	for i := range n {
 		name := fmt.Sprintf("kwok-node-%d", i)
 		names[i] = name
+		// Ephemeral storage too: every container requests it, and a node
+		// without it schedules nothing.
 		capacity := corev1.ResourceList{
-			corev1.ResourceCPU:    resource.MustParse("16"),
-			corev1.ResourceMemory: resource.MustParse("64Gi"),
-			corev1.ResourcePods:   resource.MustParse("110"),
+			corev1.ResourceCPU:              resource.MustParse("16"),
+			corev1.ResourceMemory:           resource.MustParse("64Gi"),
+			corev1.ResourcePods:             resource.MustParse("110"),
+			corev1.ResourceEphemeralStorage: resource.MustParse("100Gi"),
 		}
 		node := &corev1.Node{
 			ObjectMeta: metav1.ObjectMeta{
@@ -82,7 +85,11 @@ func ensureNodes(ctx context.Context, kubeconfig string, n int, timeout time.Dur
 			},
 			Status: corev1.NodeStatus{Capacity: capacity, Allocatable: capacity},
 		}
-		if _, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		_, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			err = ensureCapacity(ctx, cs, name, capacity)
+		}
+		if err != nil {
 			return fmt.Errorf("creating node %s: %w", name, err)
 		}
 	}
@@ -104,6 +111,30 @@ func ensureNodes(ctx context.Context, kubeconfig string, n int, timeout time.Dur
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// ensureCapacity gives a node made by an older version the resources it
+// lacks (a resumed cluster keeps its nodes).
+func ensureCapacity(ctx context.Context, cs kubernetes.Interface, name string, capacity corev1.ResourceList) error {
+	node, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	changed := false
+	for res, q := range capacity {
+		if _, ok := node.Status.Capacity[res]; !ok {
+			if node.Status.Capacity == nil {
+				node.Status.Capacity, node.Status.Allocatable = corev1.ResourceList{}, corev1.ResourceList{}
+			}
+			node.Status.Capacity[res], node.Status.Allocatable[res] = q, q
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	_, err = cs.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{})
+	return err
 }
 
 func nodeReady(n *corev1.Node) bool {
