@@ -3,9 +3,12 @@ package stack
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"math/big"
 	"testing"
 	"time"
 
@@ -90,6 +93,22 @@ func (s *stack) issued(t *testing.T, namespace, secret string) (chain []*x509.Ce
 	return chain, ca, key
 }
 
+// foreignRoot is a CA that signed nothing of the stack's.
+func foreignRoot(t *testing.T) *x509.CertPool {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "foreign"}, IsCA: true, BasicConstraintsValid: true,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	c, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	pool.AddCert(c)
+	return pool
+}
+
 func p256(t *testing.T, what string, pub any) {
 	t.Helper()
 	k, ok := pub.(*ecdsa.PublicKey)
@@ -139,11 +158,9 @@ func (s *stack) caChainIsIssued(t *testing.T) {
 	assert.Equal(t, leafLife, leaf.NotAfter.Sub(leaf.NotBefore), "leaf lifetime")
 	require.NotNil(t, leafCert.Status.RenewalTime)
 	assert.WithinDuration(t, leaf.NotAfter.Add(-leafLife/3), leafCert.Status.RenewalTime.Time, 2*time.Second, "leaf renews at a third of its life")
-	// A foreign root must not verify it: the check above can fail.
-	other := x509.NewCertPool()
-	other.AddCert(leaf)
-	_, err = leaf.Verify(x509.VerifyOptions{DNSName: host, Roots: other})
-	assert.Error(t, err)
+	// Another CA must not verify it: the check above can fail.
+	_, err = leaf.Verify(x509.VerifyOptions{DNSName: host, Roots: foreignRoot(t), Intermediates: inter})
+	assert.Error(t, err, "the gateway certificate verifies up to a CA that never signed it")
 }
 
 // A short-lived certificate of the private CA is issued, then renewal is
