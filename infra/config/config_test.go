@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,13 @@ import (
 )
 
 func load(m map[string]string) (*Config, error) { return Load(MapGetter(m), Keys(m)) }
+
+// devWith is a dev stack's values with these set (a set environment wins).
+func devWith(values map[string]string) map[string]string {
+	out := map[string]string{"bulwark:environment": "dev"}
+	maps.Copy(out, values)
+	return out
+}
 
 func TestEnvironmentDefaults(t *testing.T) {
 	for _, env := range Environments {
@@ -154,11 +162,7 @@ func TestBadConfigurationNamesTheKey(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			values := map[string]string{"bulwark:environment": "dev"}
-			for k, v := range tc.values {
-				values[k] = v
-			}
-			cfg, err := load(values)
+			cfg, err := load(devWith(tc.values))
 			if err == nil {
 				t.Fatalf("accepted: %+v", cfg)
 			}
@@ -297,11 +301,7 @@ func TestProblemsCarryTheirKindAndPath(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			values := map[string]string{"bulwark:environment": "dev"}
-			for k, v := range tc.values {
-				values[k] = v
-			}
-			_, err := load(values)
+			_, err := load(devWith(tc.values))
 			if !errors.Is(err, tc.kind) {
 				t.Fatalf("error %v is not %v", err, tc.kind)
 			}
