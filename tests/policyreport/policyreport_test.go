@@ -24,8 +24,11 @@ const prodGraph = `  bulwark:graph:
       serviceAccount: istio-ingressgateway
       podLabels: {istio: ingressgateway}
       calls:
-        - {target: order, methods: [GET, POST], paths: [/api/v1/orders, /api/v1/orders/*]}
-        - {target: user, methods: [GET, POST, PUT, DELETE], paths: [/api/v1/users, /api/v1/users/*]}
+        - {target: order, methods: [GET], paths: [/api/v1/orders, /api/v1/orders/*], scopes: [orders:read]}
+        - {target: order, methods: [POST], paths: [/api/v1/orders], scopes: [orders:write]}
+        - {target: user, methods: [GET], paths: [/api/v1/users, /api/v1/users/*], scopes: [users:read]}
+        - {target: user, methods: [POST], paths: [/api/v1/users], scopes: [users:write]}
+        - {target: user, methods: [PUT, DELETE], paths: [/api/v1/users/*], scopes: [users:write]}
     services:
       - name: order
         namespace: shop
