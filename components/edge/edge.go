@@ -15,11 +15,14 @@ import (
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	localratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -313,14 +316,10 @@ func RequireJWT(a *Args) *securityv1beta1.AuthorizationPolicy {
 const localRateLimit = "envoy.filters.http.local_ratelimit"
 
 // envoyStruct renders an Envoy message as the google.protobuf.Struct an
-// EnvoyFilter patch carries: a typed_config with its "@type", in Envoy's
-// snake_case field names.
-func envoyStruct(msg *localratelimitv3.LocalRateLimit) (*structpb.Struct, error) {
-	typed, err := anypb.New(msg)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(typed)
+// EnvoyFilter patch carries, in Envoy's snake_case field names; an Any in
+// it (a typed_config) carries its "@type".
+func envoyStruct(msg proto.Message) (*structpb.Struct, error) {
+	raw, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(msg)
 	if err != nil {
 		return nil, err
 	}
@@ -357,13 +356,15 @@ func RouteLimit(r Route) *localratelimitv3.LocalRateLimit {
 }
 
 // RateLimit inserts Envoy's local rate limit filter into the gateway
-// (inactive by itself: no bucket) and gives each route its own bucket.
+// (inactive by itself: no bucket) and gives each route its own bucket. The
+// patches are Envoy's own types (an HttpFilter, a Route's per-filter
+// configuration), rendered for the EnvoyFilter.
 func RateLimit(a *Args) (*networkingv1alpha3.EnvoyFilter, error) {
-	base, err := envoyStruct(&localratelimitv3.LocalRateLimit{StatPrefix: "http_local_rate_limiter"})
+	typed, err := anypb.New(&localratelimitv3.LocalRateLimit{StatPrefix: "http_local_rate_limiter"})
 	if err != nil {
 		return nil, fmt.Errorf("rate limit filter: %w", err)
 	}
-	filter, err := structpb.NewStruct(map[string]any{"name": localRateLimit, "typed_config": base.AsMap()})
+	filter, err := envoyStruct(&hcmv3.HttpFilter{Name: localRateLimit, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: typed}})
 	if err != nil {
 		return nil, fmt.Errorf("rate limit filter: %w", err)
 	}
@@ -383,11 +384,11 @@ func RateLimit(a *Args) (*networkingv1alpha3.EnvoyFilter, error) {
 		Patch: &networkingv1alpha3.EnvoyFilter_Patch{Operation: networkingv1alpha3.EnvoyFilter_Patch_INSERT_BEFORE, Value: filter},
 	}}
 	for _, r := range a.Routes {
-		limit, err := envoyStruct(RouteLimit(r))
+		limit, err := anypb.New(RouteLimit(r))
 		if err != nil {
 			return nil, fmt.Errorf("rate limit of route %s: %w", r.Name, err)
 		}
-		perRoute, err := structpb.NewStruct(map[string]any{"typed_per_filter_config": map[string]any{localRateLimit: limit.AsMap()}})
+		perRoute, err := envoyStruct(&routev3.Route{TypedPerFilterConfig: map[string]*anypb.Any{localRateLimit: limit}})
 		if err != nil {
 			return nil, fmt.Errorf("rate limit of route %s: %w", r.Name, err)
 		}

@@ -207,6 +207,16 @@ func Istiod(a *Args) IstiodValues {
 	return v
 }
 
+// BaseValues is the part of the base chart's values Bulwark sets.
+type BaseValues struct {
+	DefaultRevision string `json:"defaultRevision"`
+}
+
+// CNIValues is the part of the cni chart's values Bulwark sets.
+type CNIValues struct {
+	Profile string `json:"profile"`
+}
+
 // GatewayValues is the part of the gateway chart's values Bulwark sets.
 type GatewayValues struct {
 	Labels  map[string]string `json:"labels"`
@@ -225,11 +235,11 @@ func install(ctx *pulumi.Context, name string, a *Args, base []pulumi.ResourceOp
 		return kobject.InstallChart(ctx, name+"-"+suffix, kobject.Chart{Repo: ChartRepo, Name: chartName, Version: ChartVersion, Release: release},
 			namespace, values, component.With(base, pulumi.DependsOn(slices.Concat(a.DependsOn, deps)))...)
 	}
-	baseChart, err := chart("base", "base", "istio-base", a.RootNamespace, map[string]any{"defaultRevision": "default"})
+	baseChart, err := chart("base", "base", "istio-base", a.RootNamespace, BaseValues{DefaultRevision: "default"})
 	if err != nil {
 		return nil, err
 	}
-	cni, err := chart("cni", "cni", "istio-cni", a.RootNamespace, map[string]any{"profile": "default"}, baseChart)
+	cni, err := chart("cni", "cni", "istio-cni", a.RootNamespace, CNIValues{Profile: "default"}, baseChart)
 	if err != nil {
 		return nil, err
 	}
