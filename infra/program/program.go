@@ -36,6 +36,22 @@ type Options struct {
 	// Kubeconfig, when set, replaces bulwark:kubernetes.kubeconfig: the
 	// runner hands over the local cluster's kubeconfig this way.
 	Kubeconfig string
+	// Stores, when set, are the local cluster's PostgreSQL and Redis: the
+	// runner hands them over, and a stack whose stores are external
+	// (install: false) uses their addresses.
+	Stores *LocalStores
+}
+
+// LocalStores are the addresses of data stores that run beside the local
+// cluster (processes on loopback), handed over by the runner.
+type LocalStores struct {
+	Postgres, Redis Endpoint
+}
+
+// Endpoint is a store's address.
+type Endpoint struct {
+	Host string
+	Port int
 }
 
 // New returns the program as a pulumi.RunFunc.

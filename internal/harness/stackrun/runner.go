@@ -40,6 +40,8 @@ type Runner struct {
 	Stack string
 	// Kubeconfig is handed to the program's Kubernetes provider.
 	Kubeconfig string
+	// Stores are the local cluster's data stores, handed to the program.
+	Stores *program.LocalStores
 	// Out receives the engine's progress.
 	Out io.Writer
 	// Log receives the runner's own progress lines.
@@ -122,7 +124,7 @@ func (r *Runner) stack(ctx context.Context) (auto.Stack, error) {
 	for k := range cfg {
 		keys = append(keys, k)
 	}
-	s.Workspace().SetProgram(program.New(program.Options{ConfigKeys: keys, Kubeconfig: r.Kubeconfig}))
+	s.Workspace().SetProgram(program.New(program.Options{ConfigKeys: keys, Kubeconfig: r.Kubeconfig, Stores: r.Stores}))
 	return s, nil
 }
 
