@@ -51,6 +51,14 @@ destroy: tools ## pulumi destroy of STACK.
 policy-report: ## Who may talk to whom in STACK, from the compiled policies; BASE=<git ref> prints the change against it.
 	@$(BULWARK) policy-report -stack $(STACK) $(if $(BASE),-base $(BASE))
 
+.PHONY: data-sql
+data-sql: ## The psql script that provisions STACK's data model (databases, owner roles, management role) on an existing PostgreSQL.
+	@$(BULWARK) data-sql -stack $(STACK)
+
+.PHONY: restore-drill
+restore-drill: tools ## Base-back up the local cluster's PostgreSQL, restore it on a second instance and compare the data.
+	@$(BULWARK) restore-drill
+
 .PHONY: test
 test: test-unit test-integration ## Unit tier, then the integration tier (stack check, policy diff, services end to end).
 

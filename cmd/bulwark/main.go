@@ -3,6 +3,9 @@
 //
 //	bulwark cluster up|down|status
 //	bulwark up|preview|destroy [-stack local] [-kubeconfig path]
+//	bulwark policy-report -stack NAME [-base REV] [-json]
+//	bulwark data-sql -stack NAME
+//	bulwark restore-drill
 package main
 
 import (
@@ -15,7 +18,11 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/bulwark-platform/bulwark/infra/config"
+	"github.com/bulwark-platform/bulwark/infra/datastore"
+	"github.com/bulwark-platform/bulwark/infra/program"
 	"github.com/bulwark-platform/bulwark/internal/harness/localcluster"
+	"github.com/bulwark-platform/bulwark/internal/harness/localstores"
 	"github.com/bulwark-platform/bulwark/internal/harness/paths"
 	"github.com/bulwark-platform/bulwark/internal/harness/policyreport"
 	"github.com/bulwark-platform/bulwark/internal/harness/stackrun"
@@ -32,10 +39,14 @@ func main() {
 }
 
 const usage = `usage:
-  bulwark cluster up|down|status     the local cluster (etcd, kube-apiserver, controller-manager, scheduler, kwok)
+  bulwark cluster up|down|status     the local cluster (etcd, kube-apiserver, controller-manager, scheduler, kwok,
+                                     and its data stores: PostgreSQL and Redis)
   bulwark up|preview|destroy [flags]  a Pulumi operation on a stack
   bulwark policy-report -stack NAME [-base REV] [-json]
                                      who may talk to whom, from the compiled policies (-base: the change against REV)
+  bulwark data-sql -stack NAME       the psql script that provisions the stack's data model on an existing
+                                     PostgreSQL (what a DBA runs on a managed database)
+  bulwark restore-drill              back up the local cluster's PostgreSQL, restore it on a second instance, compare
 flags:
   -stack NAME        stack name (local, ci, dev, staging, prod); default local
   -kubeconfig PATH   target this cluster instead of starting the local one`
@@ -70,6 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			fmt.Fprintf(stdout, "local cluster ready at %s\nexport KUBECONFIG=%s\n", c.Server, c.Kubeconfig)
+			printStores(stdout, c)
 			return nil
 		case "down":
 			if err := localcluster.Down(clusterOpts.StateDir); err != nil {
@@ -83,6 +95,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return nil
 			}
 			fmt.Fprintf(stdout, "local cluster: running\nexport KUBECONFIG=%s\n", localcluster.KubeconfigPath(clusterOpts.StateDir))
+			if st, err := localstores.Current(clusterOpts.StateDir); err == nil {
+				printStores(stdout, &localcluster.Cluster{Stores: st})
+			} else {
+				fmt.Fprintln(stdout, "data stores:", err)
+			}
 			return nil
 		}
 		return errors.New(usage)
@@ -96,6 +113,38 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return policyreport.Run(ctx, policyreport.Options{Root: root, Stack: *stack, Base: *base, JSON: *asJSON}, stdout)
+	case "data-sql":
+		fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		stack := fs.String("stack", "local", "stack name")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		cfg, err := config.LoadStack(root, *stack)
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(stdout, datastore.ProvisionScript(datastore.Databases(&cfg.Graph), cfg.Data.Postgres.ManagementRole))
+		return err
+	case "restore-drill":
+		if len(args) != 1 {
+			return errors.New(usage)
+		}
+		if err := paths.PrependPath(); err != nil {
+			return err
+		}
+		c, err := localcluster.Up(ctx, clusterOpts)
+		if err != nil {
+			return err
+		}
+		if c.Stores == nil {
+			return fmt.Errorf("restore drill: the local cluster's data stores are off: %s", c.StoresOff)
+		}
+		res, err := c.Stores.RestoreDrill(ctx, localstores.DrillOptions{})
+		if res != nil {
+			fmt.Fprintln(stdout, res)
+		}
+		return err
 	case "up", "preview", "destroy":
 		fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 		fs.SetOutput(stderr)
@@ -108,18 +157,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		kc := *kubeconfig
+		var stores *program.LocalStores
 		if kc == "" {
 			c, err := localcluster.Up(ctx, clusterOpts)
 			if err != nil {
 				return err
 			}
 			kc = c.Kubeconfig
+			if stores, err = localStores(ctx, root, *stack, c, args[0] == "destroy", logf); err != nil {
+				return err
+			}
 		}
 		r := &stackrun.Runner{
 			ProjectDir: root,
 			StateDir:   state,
 			Stack:      *stack,
 			Kubeconfig: kc,
+			Stores:     stores,
 			Out:        stdout,
 			Log:        logf,
 		}
@@ -138,4 +192,50 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return errors.New(usage)
+}
+
+// localStores hands the local cluster's data stores to a stack whose
+// stores are external at port 0 (the local cluster's, as local and ci
+// have them), after provisioning its PostgreSQL with the stack's data
+// model. A stack with other stores gets nil. An invalid configuration is
+// left to the runner, which reports it whole.
+func localStores(ctx context.Context, root, stack string, c *localcluster.Cluster, destroy bool, logf func(string, ...any)) (*program.LocalStores, error) {
+	cfg, err := config.LoadStack(root, stack)
+	if err != nil {
+		return nil, nil
+	}
+	pg, rd := cfg.Data.Postgres, cfg.Data.Redis
+	usesPostgres := !pg.Install && pg.External.Port == 0
+	usesRedis := !rd.Install && rd.External.Port == 0
+	if !usesPostgres && !usesRedis {
+		return nil, nil
+	}
+	if c.Stores == nil {
+		if destroy {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("stack %s uses the local cluster's data stores (data.postgres/redis.external.port 0), but they are off: %s", stack, c.StoresOff)
+	}
+	if usesPostgres {
+		if _, err := c.Stores.Provision(ctx, datastore.Databases(&cfg.Graph), pg.ManagementRole); err != nil {
+			return nil, fmt.Errorf("stack %s: %w", stack, err)
+		}
+	}
+	return &program.LocalStores{
+		Postgres: program.Endpoint{Host: c.Stores.Postgres.Host, Port: c.Stores.Postgres.Port},
+		Redis:    program.Endpoint{Host: c.Stores.Redis.Host, Port: c.Stores.Redis.Port},
+	}, nil
+}
+
+// printStores prints where the data stores listen and where their
+// credentials are.
+func printStores(w io.Writer, c *localcluster.Cluster) {
+	if c.Stores == nil {
+		fmt.Fprintln(w, "data stores: off:", c.StoresOff)
+		return
+	}
+	s := c.Stores
+	fmt.Fprintf(w, "PostgreSQL at %s (superuser %s, password in %s)\nRedis at %s (users %s: %s, %s: %s)\n",
+		s.Postgres.Address(), localstores.PostgresSuperuser, s.PostgresPasswordFile,
+		s.Redis.Address(), localstores.RedisHarnessUser, s.RedisPasswordFile, localstores.RedisAppUser, s.RedisAppPasswordFile)
 }

@@ -13,6 +13,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/bulwark-platform/bulwark/components/component"
+	"github.com/bulwark-platform/bulwark/components/datastore"
 	"github.com/bulwark-platform/bulwark/components/edge"
 	"github.com/bulwark-platform/bulwark/components/mesh"
 	"github.com/bulwark-platform/bulwark/components/meshpolicy"
@@ -20,6 +21,8 @@ import (
 	"github.com/bulwark-platform/bulwark/components/netpolicy"
 	"github.com/bulwark-platform/bulwark/components/pki"
 	"github.com/bulwark-platform/bulwark/components/workload"
+	"github.com/bulwark-platform/bulwark/infra/config"
+	compiled "github.com/bulwark-platform/bulwark/infra/datastore"
 	"github.com/bulwark-platform/bulwark/internal/fielderr"
 	"github.com/bulwark-platform/bulwark/internal/kinds"
 	"github.com/bulwark-platform/bulwark/internal/testkit/mocktest"
@@ -108,6 +111,18 @@ var entries = []entry{
 		{func(a any) {
 			a.(*netpolicy.Args).Policies[0].Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{}}
 		}, "policies[0].egress[0]", fielderr.ErrForbidden},
+	}},
+	{"datastore", datastore.Token, construct(datastore.New, func(p pulumi.ProviderResource) *datastore.Args {
+		cfg := config.Defaults(config.Dev)
+		stores, err := compiled.Compile(&cfg.Graph, cfg.Data)
+		if err != nil {
+			panic(err) // the dev defaults compile; a test failure says where
+		}
+		return &datastore.Args{Stores: stores, Provider: p}
+	}), []breakage{
+		noProvider(func(a *datastore.Args) *pulumi.ProviderResource { return &a.Provider }),
+		{func(a any) { a.(*datastore.Args).Stores.Postgres.Clusters[0].Spec.EnableSuperuserAccess = nil }, "stores.postgres.clusters[0].enableSuperuserAccess", fielderr.ErrForbidden},
+		{func(a any) { a.(*datastore.Args).Stores = compiled.Set{} }, "stores", fielderr.ErrRequired},
 	}},
 	{"edge", edge.Token, construct(edge.New, func(p pulumi.ProviderResource) *edge.Args {
 		return &edge.Args{Namespace: "istio-ingress", PodLabels: map[string]string{"istio": "gw"}, Hosts: []string{"api.example.com"},

@@ -55,7 +55,112 @@ type Config struct {
 	Mesh          Mesh
 	Certificates  Certificates
 	Edge          Edge
+	Data          Data
 	Graph         graph.Graph
+}
+
+// Data configures the services' data stores.
+type Data struct {
+	Postgres Postgres `json:"postgres"`
+	Redis    Redis    `json:"redis"`
+}
+
+// Postgres is the services' PostgreSQL: CloudNativePG clusters Bulwark
+// installs, or an existing server (a managed database) it points at.
+type Postgres struct {
+	// Install runs PostgreSQL in the cluster with CloudNativePG; false
+	// uses the server at External.
+	Install bool `json:"install"`
+	// External is the existing server when install is false.
+	External External `json:"external"`
+	// Namespace of the installed clusters and their operator.
+	Namespace string `json:"namespace"`
+	// Topology is "shared" (one cluster, a database per service) or
+	// "perService" (a cluster per service: its own failure domain,
+	// resources, backups and restores).
+	Topology string `json:"topology"`
+	// Instances per cluster (the primary and its standbys).
+	Instances int `json:"instances"`
+	// SynchronousReplicas is how many standbys confirm each commit before
+	// it returns; 0 replicates asynchronously.
+	SynchronousReplicas int `json:"synchronousReplicas"`
+	// ImageName is the PostgreSQL operand image.
+	ImageName string    `json:"imageName"`
+	Storage   Storage   `json:"storage"`
+	Resources Resources `json:"resources"`
+	Backup    Backup    `json:"backup"`
+	// ManagementRole is the role Vault's database engine logs in as: it
+	// may create roles and administer each service's owner role, nothing
+	// more.
+	ManagementRole string `json:"managementRole"`
+}
+
+// External is a store outside the cluster, by address.
+type External struct {
+	Host string `json:"host"`
+	// Port 0 means the local cluster's store, handed over by the runner
+	// (local and ci only).
+	Port int `json:"port"`
+	// CIDR holds the store's address: the only network the services'
+	// egress may reach it at.
+	CIDR string `json:"cidr"`
+	// TLS says the store requires TLS (always, outside local and ci).
+	TLS bool `json:"tls"`
+}
+
+// Address is host:port.
+func (e External) Address() string { return net.JoinHostPort(e.Host, strconv.Itoa(e.Port)) }
+
+// Storage is a volume's size and class.
+type Storage struct {
+	Size         string `json:"size"`
+	StorageClass string `json:"storageClass"`
+}
+
+// Backup sends base backups and WAL to object storage (point-in-time
+// recovery); an empty destinationPath means no backups.
+type Backup struct {
+	// DestinationPath is s3://bucket/prefix, gs://bucket/prefix or an Azure
+	// blob URL.
+	DestinationPath string `json:"destinationPath"`
+	// EndpointURL is an S3-compatible store's endpoint (MinIO, say).
+	EndpointURL string `json:"endpointURL"`
+	// CredentialsSecret holds ACCESS_KEY_ID and ACCESS_SECRET_KEY, in the
+	// clusters' namespace.
+	CredentialsSecret string `json:"credentialsSecret"`
+	// Schedule of base backups: a six-field cron expression, seconds first.
+	Schedule string `json:"schedule"`
+	// RetentionPolicy keeps backups and WAL this long: "30d", "4w", "3m".
+	RetentionPolicy string `json:"retentionPolicy"`
+}
+
+// Enabled says whether backups are configured.
+func (b Backup) Enabled() bool { return b.DestinationPath != "" }
+
+// Redis is the services' cache: Valkey (Redis-compatible) installed from
+// its chart, or an existing server by address.
+type Redis struct {
+	Install  bool     `json:"install"`
+	External External `json:"external"`
+	// Namespace of the installed Redis.
+	Namespace string `json:"namespace"`
+	// Replicas beside the primary; 0 runs one server.
+	Replicas int `json:"replicas"`
+	// Sentinel promotes a replica when the primary fails (needs 2 replicas).
+	Sentinel    bool        `json:"sentinel"`
+	Persistence Persistence `json:"persistence"`
+	Resources   Resources   `json:"resources"`
+}
+
+// Persistence is how Redis keeps its data across restarts.
+type Persistence struct {
+	Size         string `json:"size"`
+	StorageClass string `json:"storageClass"`
+	// AppendOnly logs every write (fsync every second).
+	AppendOnly bool `json:"appendOnly"`
+	// Snapshots are RDB save points, "<seconds> <changes>" pairs such as
+	// "3600 1 300 100"; empty takes none.
+	Snapshots string `json:"snapshots"`
 }
 
 // Certificates configures the private CA chain and leaf certificates.
@@ -177,9 +282,6 @@ type Mesh struct {
 	Prometheus Peer `json:"prometheus"`
 	// OTelCollector receives traces (OTLP gRPC) from every service.
 	OTelCollector Peer `json:"otelCollector"`
-	// Redis and Postgres serve the services the graph marks as using them.
-	Redis    Peer `json:"redis"`
-	Postgres Peer `json:"postgres"`
 	// EgressCIDRs are the only addresses outside the cluster that
 	// application pods may reach; empty means none.
 	EgressCIDRs []string `json:"egressCIDRs"`
@@ -253,6 +355,7 @@ var keys = []key{
 	{"mesh", func(c *Config) any { return &c.Mesh }, false},
 	{"certificates", func(c *Config) any { return &c.Certificates }, false},
 	{"edge", func(c *Config) any { return &c.Edge }, false},
+	{"data", func(c *Config) any { return &c.Data }, false},
 	{"graph", func(c *Config) any { return &c.Graph }, true},
 }
 
@@ -367,12 +470,153 @@ func (c *Config) Validate() error {
 	if c.Environment == Prod && c.Vault.Mode == "dev" {
 		bad(fielderr.ErrForbidden, "vault.mode", "dev mode keeps secrets in memory unsealed and is refused in prod")
 	}
+	c.Data.validate(c.Environment, bad)
 	if c.Install.Replicas < 1 {
 		bad(fielderr.ErrOutOfRange, "install.replicas", "must be at least 1, got %d", c.Install.Replicas)
 	}
 	errs := []error{l.Err()}
 	errs = append(errs, c.Graph.Validate(Namespace+":graph"))
 	return errors.Join(errs...)
+}
+
+// Allowed data store settings.
+var (
+	PostgresTopologies = []string{"shared", "perService"}
+	backupSchemes      = []string{"s3://", "gs://", "https://"}
+	retentionRe        = regexp.MustCompile(`^([1-9][0-9]*)([dwm])$`)
+	roleNameRe         = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+	snapshotsRe        = regexp.MustCompile(`^([1-9][0-9]* [1-9][0-9]*)( [1-9][0-9]* [1-9][0-9]*)*$`)
+)
+
+// MinRetentionDays is the shortest backup retention accepted: a week, so a
+// problem noticed on Monday can still be rolled back to the last Monday.
+const MinRetentionDays = 7
+
+func (d *Data) validate(env Environment, bad badFunc) {
+	p := d.Postgres
+	if p.Install {
+		if len(validation.IsDNS1123Label(p.Namespace)) > 0 {
+			bad(fielderr.ErrInvalid, "data.postgres.namespace", "%q is not a DNS-1123 label", p.Namespace)
+		}
+		if !slices.Contains(PostgresTopologies, p.Topology) {
+			bad(fielderr.ErrUnsupported, "data.postgres.topology", "%q is not one of %s", p.Topology, strings.Join(PostgresTopologies, ", "))
+		}
+		switch {
+		case p.Instances < 1:
+			bad(fielderr.ErrOutOfRange, "data.postgres.instances", "must be at least 1, got %d", p.Instances)
+		case env == Prod && p.Instances < 3:
+			bad(fielderr.ErrForbidden, "data.postgres.instances", "prod runs at least 3 instances (a primary and two standbys), got %d", p.Instances)
+		}
+		switch {
+		case p.SynchronousReplicas < 0 || (p.Instances >= 1 && p.SynchronousReplicas >= p.Instances):
+			bad(fielderr.ErrOutOfRange, "data.postgres.synchronousReplicas", "must be at least 0 and below instances (%d), got %d", p.Instances, p.SynchronousReplicas)
+		case env == Prod && p.SynchronousReplicas < 1:
+			bad(fielderr.ErrForbidden, "data.postgres.synchronousReplicas", "prod confirms every commit on a standby: at least 1, got %d", p.SynchronousReplicas)
+		}
+		if strings.TrimSpace(p.ImageName) == "" {
+			bad(fielderr.ErrRequired, "data.postgres.imageName", "must name the PostgreSQL image")
+		}
+		quantity(bad, "data.postgres.storage.size", p.Storage.Size)
+		validateStoreResources(bad, "data.postgres.resources", p.Resources)
+		p.Backup.validate(env, bad)
+	} else {
+		p.External.validate(env, "data.postgres.external", bad)
+	}
+	if !roleNameRe.MatchString(p.ManagementRole) || p.ManagementRole == "postgres" {
+		bad(fielderr.ErrInvalid, "data.postgres.managementRole", "%q is not a lower-case role name other than postgres", p.ManagementRole)
+	}
+	r := d.Redis
+	if r.Install {
+		if len(validation.IsDNS1123Label(r.Namespace)) > 0 {
+			bad(fielderr.ErrInvalid, "data.redis.namespace", "%q is not a DNS-1123 label", r.Namespace)
+		}
+		if r.Replicas < 0 {
+			bad(fielderr.ErrOutOfRange, "data.redis.replicas", "must be at least 0, got %d", r.Replicas)
+		}
+		if r.Sentinel && r.Replicas < 2 {
+			bad(fielderr.ErrConflict, "data.redis.sentinel", "needs at least 2 replicas (3 servers for a quorum), got %d", r.Replicas)
+		}
+		if env == Prod && (r.Replicas < 2 || !r.Sentinel) {
+			bad(fielderr.ErrForbidden, "data.redis.sentinel", "prod fails over automatically: sentinel with at least 2 replicas")
+		}
+		if r.Persistence.Size != "" {
+			quantity(bad, "data.redis.persistence.size", r.Persistence.Size)
+		} else if r.Replicas > 0 || r.Persistence.AppendOnly || r.Persistence.Snapshots != "" {
+			bad(fielderr.ErrRequired, "data.redis.persistence.size", "replicas, appendOnly and snapshots need a volume")
+		}
+		if r.Persistence.Snapshots != "" && !snapshotsRe.MatchString(r.Persistence.Snapshots) {
+			bad(fielderr.ErrInvalid, "data.redis.persistence.snapshots", "%q is not \"<seconds> <changes>\" pairs such as \"3600 1 300 100\"", r.Persistence.Snapshots)
+		}
+		validateStoreResources(bad, "data.redis.resources", r.Resources)
+	} else {
+		r.External.validate(env, "data.redis.external", bad)
+	}
+}
+
+func (e External) validate(env Environment, path string, bad badFunc) {
+	local := env == Local || env == CI
+	if strings.TrimSpace(e.Host) == "" {
+		bad(fielderr.ErrRequired, path+".host", "must name the store's host (install: false)")
+	}
+	switch {
+	case e.Port == 0 && !local:
+		bad(fielderr.ErrRequired, path+".port", "must be set outside local and ci (0 takes the local cluster's store)")
+	case e.Port < 0 || e.Port > 65535:
+		bad(fielderr.ErrOutOfRange, path+".port", "must be between 1 and 65535, got %d", e.Port)
+	}
+	_, network, err := net.ParseCIDR(e.CIDR)
+	switch {
+	case err != nil:
+		bad(fielderr.ErrInvalid, path+".cidr", "%q is not a CIDR (the network egress to the store is allowed to)", e.CIDR)
+	case net.ParseIP(e.Host) != nil && !network.Contains(net.ParseIP(e.Host)):
+		bad(fielderr.ErrConflict, path+".cidr", "%s does not hold the host %s", e.CIDR, e.Host)
+	}
+	if !e.TLS && !local {
+		bad(fielderr.ErrForbidden, path+".tls", "a store outside local and ci must require TLS")
+	}
+}
+
+func (b Backup) validate(env Environment, bad badFunc) {
+	if !b.Enabled() {
+		if env == Prod {
+			bad(fielderr.ErrRequired, "data.postgres.backup.destinationPath", "prod keeps backups: an object-store path such as s3://bucket/prefix")
+		}
+		return
+	}
+	if !slices.ContainsFunc(backupSchemes, func(s string) bool { return strings.HasPrefix(b.DestinationPath, s) }) {
+		bad(fielderr.ErrInvalid, "data.postgres.backup.destinationPath", "%q is not an s3://, gs:// or https:// (Azure) path", b.DestinationPath)
+	}
+	if b.EndpointURL != "" {
+		if u, err := url.Parse(b.EndpointURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad(fielderr.ErrInvalid, "data.postgres.backup.endpointURL", "must be an http(s) URL, got %q", b.EndpointURL)
+		}
+	}
+	if len(validation.IsDNS1123Subdomain(b.CredentialsSecret)) > 0 {
+		bad(fielderr.ErrInvalid, "data.postgres.backup.credentialsSecret", "%q is not a Secret name", b.CredentialsSecret)
+	}
+	if len(strings.Fields(b.Schedule)) != 6 {
+		bad(fielderr.ErrInvalid, "data.postgres.backup.schedule", "%q is not a six-field cron expression (seconds first), such as \"0 0 3 * * *\"", b.Schedule)
+	}
+	m := retentionRe.FindStringSubmatch(b.RetentionPolicy)
+	if m == nil {
+		bad(fielderr.ErrInvalid, "data.postgres.backup.retentionPolicy", "%q is not a retention such as \"30d\", \"4w\" or \"3m\"", b.RetentionPolicy)
+		return
+	}
+	n, _ := strconv.Atoi(m[1])
+	if days := n * map[string]int{"d": 1, "w": 7, "m": 30}[m[2]]; days < MinRetentionDays {
+		bad(fielderr.ErrOutOfRange, "data.postgres.backup.retentionPolicy", "%s is below the minimum of %d days", b.RetentionPolicy, MinRetentionDays)
+	}
+}
+
+// validateStoreResources checks a store's CPU and memory requests and limits.
+func validateStoreResources(bad badFunc, path string, r Resources) {
+	for _, pair := range [][3]string{{"cpu", r.Requests.CPU, r.Limits.CPU}, {"memory", r.Requests.Memory, r.Limits.Memory}} {
+		req := quantity(bad, path+".requests."+pair[0], pair[1])
+		limit := quantity(bad, path+".limits."+pair[0], pair[2])
+		if req != nil && limit != nil && req.Cmp(*limit) > 0 {
+			bad(fielderr.ErrConflict, path+".requests."+pair[0], "%s exceeds the limit %s", pair[1], pair[2])
+		}
+	}
 }
 
 // quantity parses a positive Kubernetes quantity, reporting a problem at path.
@@ -474,7 +718,7 @@ func (m *Mesh) validate(bad badFunc) {
 		sa   bool
 	}{
 		{"istiod", m.Istiod, false}, {"dns", m.DNS, false}, {"prometheus", m.Prometheus, true},
-		{"otelCollector", m.OTelCollector, false}, {"redis", m.Redis, false}, {"postgres", m.Postgres, false},
+		{"otelCollector", m.OTelCollector, false},
 	}
 	for _, pe := range peers {
 		path := "mesh." + pe.name

@@ -43,8 +43,6 @@ func Defaults(env Environment) *Config {
 				PodLabels: map[string]string{"app.kubernetes.io/name": "prometheus"}},
 			OTelCollector: Peer{Namespace: "observability", Service: "otel-collector",
 				PodLabels: map[string]string{"app.kubernetes.io/name": "opentelemetry-collector"}, Port: 4317},
-			Redis:                 Peer{Namespace: "data", Service: "redis", PodLabels: map[string]string{"app.kubernetes.io/name": "redis"}, Port: 6379},
-			Postgres:              Peer{Namespace: "data", Service: "postgresql", PodLabels: map[string]string{"app.kubernetes.io/name": "postgresql"}, Port: 5432},
 			OutboundTrafficPolicy: "ALLOW_ANY",
 		},
 		Vault:        Vault{Mode: "ha", Replicas: 3},
@@ -60,12 +58,39 @@ func Defaults(env Environment) *Config {
 			},
 			RateLimit: RateLimit{Requests: 100, PerSeconds: 1},
 		},
+		Data: Data{
+			Postgres: Postgres{
+				Install: true, Namespace: "data", Topology: "shared", Instances: 1,
+				ImageName: "ghcr.io/cloudnative-pg/postgresql:17.6",
+				Storage:   Storage{Size: "10Gi"},
+				Resources: Resources{Requests: Quantities{CPU: "250m", Memory: "512Mi"}, Limits: Quantities{CPU: "1", Memory: "1Gi"}},
+				Backup: Backup{
+					DestinationPath:   "s3://bulwark-" + string(env) + "-backups/postgres",
+					CredentialsSecret: "bulwark-backup-credentials",
+					Schedule:          "0 0 3 * * *", // daily at 03:00; WAL is archived continuously
+					RetentionPolicy:   "14d",
+				},
+				ManagementRole: "bulwark_admin",
+			},
+			Redis: Redis{
+				Install: true, Namespace: "data",
+				Persistence: Persistence{Size: "1Gi", AppendOnly: true, Snapshots: "3600 1 300 100"},
+				Resources:   Resources{Requests: Quantities{CPU: "100m", Memory: "128Mi"}, Limits: Quantities{CPU: "500m", Memory: "256Mi"}},
+			},
+		},
 		Graph: graph.Default(),
 	}
 	switch env {
 	case Local, CI:
 		c.Certificates.RootCADuration, c.Certificates.LeafDuration = 30*day, day
 		c.Edge.Hosts = []string{"api.bulwark.localhost"}
+		// The local cluster runs PostgreSQL and Redis as processes on
+		// loopback and hands their ports over: external stores, exactly as
+		// a managed database would be.
+		c.Data.Postgres.Install, c.Data.Postgres.Backup = false, Backup{}
+		c.Data.Postgres.External = External{Host: "127.0.0.1", CIDR: "127.0.0.1/32"}
+		c.Data.Redis.Install = false
+		c.Data.Redis.External = External{Host: "127.0.0.1", CIDR: "127.0.0.1/32"}
 	}
 	switch env {
 	case Local:
@@ -86,9 +111,12 @@ func Defaults(env Environment) *Config {
 		c.Install = Install{Replicas: 2}
 	case Dev:
 		c.Observability.TraceSamplingRatio = 0.5
+		c.Data.Postgres.Backup.RetentionPolicy = "7d"
 		c.Certificates.RootCADuration, c.Certificates.LeafDuration = 90*day, 7*day
 	case Staging:
 		c.Observability.TraceSamplingRatio = 0.2
+		c.Data.Postgres.Instances = 2
+		c.Data.Redis.Replicas = 1
 		c.Workloads.Resources.Requests = Quantities{CPU: "200m", Memory: "256Mi", EphemeralStorage: "128Mi"}
 		c.Workloads.Resources.Limits = Quantities{CPU: "1", Memory: "512Mi", EphemeralStorage: "512Mi"}
 		c.Workloads.Autoscaling.MaxReplicas = 8
@@ -109,6 +137,14 @@ func Defaults(env Environment) *Config {
 		c.Certificates.RootCADuration, c.Certificates.LeafDuration = 5*365*day, 90*day
 		c.Edge.MinTLSVersion = "1.3"
 		c.Edge.RateLimit = RateLimit{Requests: 200, PerSeconds: 1}
+		// A cluster per service (its own failure domain and restores),
+		// three instances, each commit confirmed by a standby.
+		c.Data.Postgres.Topology, c.Data.Postgres.Instances, c.Data.Postgres.SynchronousReplicas = "perService", 3, 1
+		c.Data.Postgres.Storage.Size = "50Gi"
+		c.Data.Postgres.Resources = Resources{Requests: Quantities{CPU: "1", Memory: "2Gi"}, Limits: Quantities{CPU: "2", Memory: "4Gi"}}
+		c.Data.Postgres.Backup.RetentionPolicy = "30d"
+		c.Data.Redis.Replicas, c.Data.Redis.Sentinel = 2, true
+		c.Data.Redis.Persistence.Size = "5Gi"
 	}
 	return c
 }

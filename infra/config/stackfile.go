@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"gopkg.in/yaml.v3"
 )
@@ -56,4 +57,19 @@ func Keys(m map[string]string) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// LoadStack reads and validates the configuration of stack from the stack
+// file of the checkout at root (stacks/Pulumi.<stack>.yaml), as the
+// program would see it: for the tools that compile a stack without Pulumi.
+func LoadStack(root, stack string) (*Config, error) {
+	values, err := ReadStackFile(filepath.Join(root, "stacks", "Pulumi."+stack+".yaml"))
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: %w", stack, err)
+	}
+	cfg, err := Load(MapGetter(values), Keys(values))
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: invalid configuration:\n%w", stack, err)
+	}
+	return cfg, nil
 }

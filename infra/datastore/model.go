@@ -17,13 +17,13 @@ import (
 // (and every table the service's migrations create).
 type Database struct {
 	// Service owns the database.
-	Service string
+	Service string `json:"service"`
 	// Name of the database; the service's name.
-	Name string
+	Name string `json:"name"`
 	// Owner is the owning role, <service>_owner. It logs in for
 	// migrations; Vault's database engine creates the service's
 	// short-lived roles as members of it.
-	Owner string
+	Owner string `json:"owner"`
 }
 
 // Databases lists one database per service the graph marks as using
@@ -50,8 +50,9 @@ func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + 
 
 // ProvisionScript is the psql script that makes an existing PostgreSQL
 // (a managed database, the local store) hold the data model: the
-// management role Vault's database engine logs in as (it may create roles,
-// and administer each owner role, nothing else: not a superuser), and per
+// management role Vault's database engine logs in as (it may create roles
+// and administer each owner role, without inheriting their privileges:
+// not a superuser, no database of its own), and per
 // service a database owned by its owner role that no other role may
 // connect to. It is idempotent: every statement checks before it creates.
 // The local cluster applies it to its store with psql; a managed database
@@ -63,7 +64,11 @@ func ProvisionScript(dbs []Database, managementRole string) string {
 		fmt.Fprintf(&b, "SELECT 'CREATE ROLE %s %s' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = %s)\\gexec\n",
 			strings.ReplaceAll(ident(name), "'", "''"), options, literal(name))
 	}
-	role(managementRole, "LOGIN CREATEROLE NOSUPERUSER NOCREATEDB NOREPLICATION")
+	// NOINHERIT: it administers the owner roles (to make Vault's roles
+	// members of them) without holding their privileges itself, so it can
+	// connect to no service's database.
+	role(managementRole, "LOGIN NOINHERIT CREATEROLE NOSUPERUSER NOCREATEDB NOREPLICATION")
+	fmt.Fprintf(&b, "ALTER ROLE %s NOINHERIT;\n", ident(managementRole))
 	for _, db := range dbs {
 		fmt.Fprintf(&b, "\n-- %s\n", db.Service)
 		role(db.Owner, "LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION")

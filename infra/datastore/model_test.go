@@ -28,7 +28,8 @@ func TestProvisionScriptIsIdempotentAndIsolatesEachDatabase(t *testing.T) {
 	g := graph.Default()
 	script := ProvisionScript(Databases(&g), "bulwark_admin")
 	for _, want := range []string{
-		`SELECT 'CREATE ROLE "bulwark_admin" LOGIN CREATEROLE NOSUPERUSER NOCREATEDB NOREPLICATION' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bulwark_admin')\gexec`,
+		`SELECT 'CREATE ROLE "bulwark_admin" LOGIN NOINHERIT CREATEROLE NOSUPERUSER NOCREATEDB NOREPLICATION' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bulwark_admin')\gexec`,
+		`ALTER ROLE "bulwark_admin" NOINHERIT;`,
 		`SELECT 'CREATE DATABASE "user" OWNER "user_owner"' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'user')\gexec`,
 		`REVOKE ALL ON DATABASE "user" FROM PUBLIC;`,
 		`GRANT "payment_owner" TO "bulwark_admin" WITH ADMIN OPTION;`,

@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/bulwark-platform/bulwark/infra/config"
+	"github.com/bulwark-platform/bulwark/infra/datastore"
 	"github.com/bulwark-platform/bulwark/infra/graph"
 	"github.com/bulwark-platform/bulwark/internal/kinds"
 	"github.com/bulwark-platform/bulwark/internal/naming"
@@ -53,8 +54,9 @@ func EdgeID(e graph.Edge) string {
 	return naming.EdgeID(e.From.Name, e.From.Namespace, e.To.Name, e.To.Namespace)
 }
 
-// Compile turns a validated graph and mesh configuration into policy.
-func Compile(g *graph.Graph, m config.Mesh) Set {
+// Compile turns a validated graph, mesh and data configuration into policy.
+func Compile(g *graph.Graph, m config.Mesh, d config.Data) Set {
+	stores := datastore.Peers(g, d)
 	var s Set
 	s.PeerAuthentications = append(s.PeerAuthentications, strictMTLS(m.RootNamespace))
 	for _, ns := range g.Namespaces() {
@@ -74,7 +76,7 @@ func Compile(g *graph.Graph, m config.Mesh) Set {
 	for i := range g.Services {
 		svc := &g.Services[i]
 		s.AuthorizationPolicies = append(s.AuthorizationPolicies, metricsAuthorization(svc, m))
-		s.NetworkPolicies = append(s.NetworkPolicies, serviceNetworkPolicies(svc, m)...)
+		s.NetworkPolicies = append(s.NetworkPolicies, serviceNetworkPolicies(svc, m, stores[svc.Name])...)
 	}
 	return s
 }
@@ -209,27 +211,23 @@ func edgeNetworkPolicies(g *graph.Graph, e graph.Edge) []NetworkPolicy {
 	return out
 }
 
-// serviceNetworkPolicies: Prometheus scrapes the metrics port; Redis and
-// PostgreSQL only for services the graph marks as using them.
-func serviceNetworkPolicies(svc *graph.Service, m config.Mesh) []NetworkPolicy {
+// serviceNetworkPolicies: Prometheus scrapes the metrics port; the service
+// reaches the data stores it uses (datastore.Peers: its PostgreSQL and
+// Redis, in the cluster or at an external address), nothing else.
+func serviceNetworkPolicies(svc *graph.Service, m config.Mesh, stores []datastore.Peer) []NetworkPolicy {
 	pods := naming.SelectorLabels(svc.Name)
 	scrape := netpol(svc.Name+"-from-prometheus", svc.Namespace, map[string]string{PeerLabel: "prometheus"}, pods, networkingv1.PolicyTypeIngress)
 	scrape.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{
 		From: []networkingv1.NetworkPolicyPeer{peerOf(m.Prometheus.Namespace, m.Prometheus.PodLabels)}, Ports: ports(corev1.ProtocolTCP, svc.MetricsPort),
 	}}
 	out := []NetworkPolicy{scrape}
-	for _, dep := range []struct {
-		name string
-		use  bool
-		peer config.Peer
-	}{{"redis", svc.Redis, m.Redis}, {"postgres", svc.Postgres, m.Postgres}} {
-		if !dep.use {
-			continue
+	for _, st := range stores {
+		np := netpol(fmt.Sprintf("%s-to-%s", svc.Name, st.Store), svc.Namespace, map[string]string{PeerLabel: st.Store}, pods, networkingv1.PolicyTypeEgress)
+		to := networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: st.CIDR}}
+		if st.InCluster() {
+			to = peerOf(st.Namespace, st.PodLabels)
 		}
-		np := netpol(fmt.Sprintf("%s-to-%s", svc.Name, dep.name), svc.Namespace, map[string]string{PeerLabel: dep.name}, pods, networkingv1.PolicyTypeEgress)
-		np.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{
-			To: []networkingv1.NetworkPolicyPeer{peerOf(dep.peer.Namespace, dep.peer.PodLabels)}, Ports: ports(corev1.ProtocolTCP, dep.peer.Port),
-		}}
+		np.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{to}, Ports: ports(corev1.ProtocolTCP, st.Ports...)}}
 		out = append(out, np)
 	}
 	return out

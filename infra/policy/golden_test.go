@@ -25,7 +25,7 @@ func TestGoldenPolicySets(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := Compile(&cfg.Graph, cfg.Mesh).Manifests()
+			got, err := Compile(&cfg.Graph, cfg.Mesh, cfg.Data).Manifests()
 			if err != nil {
 				t.Fatal(err)
 			}

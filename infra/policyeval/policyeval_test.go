@@ -16,11 +16,11 @@ func compileEnv(t *testing.T, env config.Environment) (*config.Config, policy.Se
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	return cfg, policy.Compile(&cfg.Graph, cfg.Mesh)
+	return cfg, policy.Compile(&cfg.Graph, cfg.Mesh, cfg.Data)
 }
 
-func expectedRows(g *graph.Graph, m config.Mesh) []string {
-	return rowStrings(Report{Rows: GraphFlows(g, m)})
+func expectedRows(g *graph.Graph, m config.Mesh, d config.Data) []string {
+	return rowStrings(Report{Rows: GraphFlows(g, m, d)})
 }
 
 func rowStrings(r Report) []string {
@@ -34,12 +34,12 @@ func rowStrings(r Report) []string {
 
 func TestReportOfTheDefaultGraphIsExactlyItsEdges(t *testing.T) {
 	cfg, set := compileEnv(t, config.Prod)
-	src, dst := Parties(&cfg.Graph, cfg.Mesh)
+	src, dst := Parties(&cfg.Graph, cfg.Mesh, cfg.Data)
 	r := Evaluate(set, src, dst, cfg.Mesh.TrustDomain, cfg.Mesh.RootNamespace)
 	if len(r.Findings) > 0 {
 		t.Errorf("layers disagree:\n%s", strings.Join(r.Findings, "\n"))
 	}
-	got, want := rowStrings(r), expectedRows(&cfg.Graph, cfg.Mesh)
+	got, want := rowStrings(r), expectedRows(&cfg.Graph, cfg.Mesh, cfg.Data)
 	if !slices.Equal(got, want) {
 		t.Errorf("report:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -49,7 +49,7 @@ func TestReportOfTheDefaultGraphIsExactlyItsEdges(t *testing.T) {
 // sets must show up in it.
 func TestReportCatchesBrokenPolicies(t *testing.T) {
 	cfg, set := compileEnv(t, config.Dev)
-	src, dst := Parties(&cfg.Graph, cfg.Mesh)
+	src, dst := Parties(&cfg.Graph, cfg.Mesh, cfg.Data)
 	evaluate := func(s policy.Set) Report { return Evaluate(s, src, dst, cfg.Mesh.TrustDomain, cfg.Mesh.RootNamespace) }
 	base := evaluate(set)
 
@@ -85,8 +85,8 @@ func TestDiffShowsExactlyTheChangedEdge(t *testing.T) {
 	after := config.Defaults(config.Dev).Graph
 	after.Services[0].Calls = after.Services[0].Calls[:1] // order no longer calls user
 	report := func(g graph.Graph) Report {
-		src, dst := Parties(&g, cfg.Mesh)
-		return Evaluate(policy.Compile(&g, cfg.Mesh), src, dst, cfg.Mesh.TrustDomain, cfg.Mesh.RootNamespace)
+		src, dst := Parties(&g, cfg.Mesh, cfg.Data)
+		return Evaluate(policy.Compile(&g, cfg.Mesh, cfg.Data), src, dst, cfg.Mesh.TrustDomain, cfg.Mesh.RootNamespace)
 	}
 	d := Diff(report(before), report(after))
 	if len(d) != 1 || d[0] != "- order.shop -> user.shop :8080 GET /api/v1/users/*" {

@@ -79,12 +79,30 @@ func TestCompiledPolicyPermitsExactlyTheGraph(t *testing.T) {
 		if err := g.Validate("graph"); err != nil {
 			t.Fatalf("seed %d: generator made an invalid graph: %v", seed, err)
 		}
-		src, dst := Parties(&g, mesh)
-		rep := Evaluate(policy.Compile(&g, mesh), src, dst, mesh.TrustDomain, mesh.RootNamespace)
-		got, want := rowStrings(rep), expectedRows(&g, mesh)
+		data := randomData(r)
+		src, dst := Parties(&g, mesh, data)
+		rep := Evaluate(policy.Compile(&g, mesh, data), src, dst, mesh.TrustDomain, mesh.RootNamespace)
+		got, want := rowStrings(rep), expectedRows(&g, mesh, data)
 		if !slices.Equal(got, want) || len(rep.Findings) > 0 {
 			t.Fatalf("seed %d: report differs from the graph\n got:\n%s\nwant:\n%s\nfindings: %v",
 				seed, strings.Join(got, "\n"), strings.Join(want, "\n"), rep.Findings)
 		}
 	}
+}
+
+// randomData picks where the stores run: installed (a shared cluster or
+// one per service; Redis with or without Sentinel) or external by address.
+func randomData(r *rand.Rand) config.Data {
+	d := config.Defaults(config.Dev).Data
+	d.Postgres.Topology = []string{"shared", "perService"}[r.IntN(2)]
+	d.Redis.Replicas, d.Redis.Sentinel = 2, r.IntN(2) == 0
+	if r.IntN(3) == 0 {
+		d.Postgres.Install = false
+		d.Postgres.External = config.External{Host: "10.20.0.5", Port: 5432, CIDR: "10.20.0.0/24", TLS: true}
+	}
+	if r.IntN(3) == 0 {
+		d.Redis.Install = false
+		d.Redis.External = config.External{Host: "10.30.0.7", Port: []int{0, 6380}[r.IntN(2)], CIDR: "10.30.0.7/32", TLS: true}
+	}
+	return d
 }

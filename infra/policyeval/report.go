@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/bulwark-platform/bulwark/infra/config"
+	"github.com/bulwark-platform/bulwark/infra/datastore"
 	"github.com/bulwark-platform/bulwark/infra/graph"
 	"github.com/bulwark-platform/bulwark/infra/policy"
 	"github.com/bulwark-platform/bulwark/internal/naming"
@@ -75,7 +76,7 @@ type Report struct {
 // Parties lists the report's sources and destinations for a configuration:
 // the gateway, the services, Prometheus and the platform peers. Only who
 // exists comes from here; who may talk to whom comes from the policies.
-func Parties(g *graph.Graph, m config.Mesh) (sources, dests []Workload) {
+func Parties(g *graph.Graph, m config.Mesh, d config.Data) (sources, dests []Workload) {
 	gw := Workload{Name: graph.GatewayName, Namespace: g.Gateway.Namespace, ServiceAccount: g.Gateway.ServiceAccount, Labels: g.Gateway.PodLabels, Meshed: true}
 	prom := Workload{Name: "prometheus", Namespace: m.Prometheus.Namespace, ServiceAccount: m.Prometheus.ServiceAccount, Labels: m.Prometheus.PodLabels, Meshed: true}
 	sources = append(sources, gw)
@@ -87,6 +88,17 @@ func Parties(g *graph.Graph, m config.Mesh) (sources, dests []Workload) {
 	sources = append(sources, prom)
 	for _, p := range egressPeers(m) {
 		dests = append(dests, Workload{Name: p.name, Namespace: p.peer.Namespace, Labels: p.peer.PodLabels, Ports: []int{p.peer.Port}})
+	}
+	// The data stores in the cluster, each once (a shared cluster serves
+	// several services); external ones are addresses, read off ipBlocks.
+	seen := map[string]bool{}
+	for _, s := range g.Services {
+		for _, p := range datastore.Peers(g, d)[s.Name] {
+			if id := p.Name + "." + p.Namespace; p.InCluster() && !seen[id] {
+				seen[id] = true
+				dests = append(dests, Workload{Name: p.Name, Namespace: p.Namespace, Labels: p.PodLabels, Ports: p.Ports})
+			}
+		}
 	}
 	return sources, dests
 }
@@ -100,22 +112,19 @@ type namedPeer struct {
 
 func always(graph.Service) bool { return true }
 
-// egressPeers are the platform peers application pods may reach: every
-// service reaches DNS, istiod and the collector; Redis and PostgreSQL only
-// those the graph marks as using them.
+// egressPeers are the platform peers every application pod may reach:
+// DNS, istiod and the collector. The data stores are per service
+// (datastore.Peers).
 func egressPeers(m config.Mesh) []namedPeer {
-	return []namedPeer{
-		{"dns", m.DNS, always}, {"istiod", m.Istiod, always}, {"otel-collector", m.OTelCollector, always},
-		{"redis", m.Redis, func(s graph.Service) bool { return s.Redis }},
-		{"postgres", m.Postgres, func(s graph.Service) bool { return s.Postgres }},
-	}
+	return []namedPeer{{"dns", m.DNS, always}, {"istiod", m.Istiod, always}, {"otel-collector", m.OTelCollector, always}}
 }
 
 // GraphFlows is what the graph and the mesh configuration say may flow:
 // each call on its callee's port with its methods and paths, Prometheus to
 // each metrics port, and each service to the platform peers it uses. The
 // report over correctly compiled policy equals it exactly.
-func GraphFlows(g *graph.Graph, m config.Mesh) []Row {
+func GraphFlows(g *graph.Graph, m config.Mesh, d config.Data) []Row {
+	stores := datastore.Peers(g, d)
 	var out []Row
 	for _, e := range g.Edges() {
 		for _, c := range e.Calls {
@@ -128,6 +137,17 @@ func GraphFlows(g *graph.Graph, m config.Mesh) []Row {
 		for _, p := range egressPeers(m) {
 			if p.uses(s) {
 				out = append(out, Row{From: id, To: p.name + "." + p.peer.Namespace, Port: p.peer.Port})
+			}
+		}
+		for _, p := range stores[s.Name] {
+			if !p.InCluster() {
+				// An address: the report reads it off the ipBlock of the
+				// service's own policy.
+				out = append(out, Row{From: "pods of " + s.Namespace + " selected by " + s.Name + "-to-" + p.Store, To: p.CIDR})
+				continue
+			}
+			for _, port := range p.Ports {
+				out = append(out, Row{From: id, To: p.Name + "." + p.Namespace, Port: port})
 			}
 		}
 	}

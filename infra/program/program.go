@@ -14,6 +14,7 @@ import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	dscomponent "github.com/bulwark-platform/bulwark/components/datastore"
 	"github.com/bulwark-platform/bulwark/components/edge"
 	"github.com/bulwark-platform/bulwark/components/mesh"
 	"github.com/bulwark-platform/bulwark/components/meshpolicy"
@@ -22,6 +23,7 @@ import (
 	"github.com/bulwark-platform/bulwark/components/pki"
 	"github.com/bulwark-platform/bulwark/components/workload"
 	"github.com/bulwark-platform/bulwark/infra/config"
+	"github.com/bulwark-platform/bulwark/infra/datastore"
 	"github.com/bulwark-platform/bulwark/infra/graph"
 	"github.com/bulwark-platform/bulwark/infra/policy"
 	"github.com/bulwark-platform/bulwark/internal/naming"
@@ -54,6 +56,20 @@ type Endpoint struct {
 	Port int
 }
 
+// apply points the external stores that name the local cluster's (port
+// 0) at the stores' addresses.
+func (l *LocalStores) apply(d *config.Data) {
+	for _, s := range []struct {
+		install bool
+		ext     *config.External
+		at      Endpoint
+	}{{d.Postgres.Install, &d.Postgres.External, l.Postgres}, {d.Redis.Install, &d.Redis.External, l.Redis}} {
+		if !s.install && s.ext.Port == 0 && s.at.Port != 0 {
+			s.ext.Host, s.ext.Port = s.at.Host, s.at.Port
+		}
+	}
+}
+
 // New returns the program as a pulumi.RunFunc.
 func New(opts Options) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error { return Run(ctx, opts) }
@@ -75,6 +91,9 @@ func Run(ctx *pulumi.Context, opts Options) error {
 	}
 	if opts.Kubeconfig != "" {
 		cfg.Kubernetes.Kubeconfig = opts.Kubeconfig
+	}
+	if opts.Stores != nil {
+		opts.Stores.apply(&cfg.Data)
 	}
 	return Platform(ctx, cfg)
 }
@@ -118,8 +137,10 @@ func Platform(ctx *pulumi.Context, cfg *config.Config) error {
 		run  func() error
 	}{
 		{"kubernetes provider", w.kubernetesProvider},
+		{"data model", w.dataModel},
 		{"namespaces", w.namespaces},
 		{"private CA", w.privateCA},
+		{"data stores", w.dataStores},
 		{"service mesh", w.mesh},
 		{"mesh policy", w.meshPolicy},
 		{"edge", w.edge},
@@ -147,7 +168,30 @@ type wiring struct {
 	ca         *pki.PrivateCA
 	meshReady  []pulumi.Resource
 	policies   policy.Set
+	data       datastore.Set
 	services   []ServiceOutput
+}
+
+// dataModel compiles the data stores: the certificates they need go to
+// the private CA, their namespaces to the namespaces step.
+func (w *wiring) dataModel() (err error) {
+	w.data, err = datastore.Compile(&w.cfg.Graph, w.cfg.Data)
+	return err
+}
+
+// dataStores installs the stores the configuration installs; external
+// ones need nothing here (their addresses reach the network policies).
+func (w *wiring) dataStores() error {
+	if w.data.Postgres == nil && w.data.Redis == nil {
+		return nil
+	}
+	_, err := dscomponent.New(w.ctx, "data", &dscomponent.Args{
+		Stores:    w.data,
+		Replicas:  w.cfg.Install.Replicas,
+		DependsOn: slices.Concat(w.platformNS, []pulumi.Resource{w.ca}),
+		Provider:  w.provider,
+	})
+	return err
 }
 
 func (w *wiring) kubernetesProvider() error {
@@ -178,6 +222,14 @@ func (w *wiring) namespaces() error {
 	}
 	if cfg.Install.CertManager {
 		specs = append(specs, namespace.Args{Name: pki.DefaultNamespace})
+	}
+	if w.data.Postgres != nil {
+		specs = append(specs, namespace.Args{Name: "cnpg-system"})
+	}
+	for _, ns := range storeNamespaces(w.data) {
+		if !slices.ContainsFunc(specs, func(a namespace.Args) bool { return a.Name == ns }) {
+			specs = append(specs, namespace.Args{Name: ns})
+		}
 	}
 	for _, a := range specs {
 		a.Labels = map[string]string{naming.EnvironmentLabel: string(cfg.Environment)}
@@ -218,6 +270,9 @@ func (w *wiring) privateCA() error {
 	certs := []pki.Certificate{{
 		Name: naming.GatewayCertificate, Namespace: cfg.Graph.Gateway.Namespace, SecretName: naming.GatewayCertificateSecret, DNSNames: cfg.Edge.Hosts,
 	}}
+	for _, c := range w.data.Certificates {
+		certs = append(certs, pki.Certificate{Name: c.Name, Namespace: c.Namespace, SecretName: c.SecretName, DNSNames: c.DNSNames})
+	}
 	for _, s := range cfg.Graph.Services {
 		if s.NativeTLS {
 			certs = append(certs, pki.Certificate{
@@ -273,7 +328,7 @@ func (w *wiring) mesh() error {
 }
 
 func (w *wiring) meshPolicy() error {
-	w.policies = policy.Compile(&w.cfg.Graph, w.cfg.Mesh)
+	w.policies = policy.Compile(&w.cfg.Graph, w.cfg.Mesh, w.cfg.Data)
 	_, err := meshpolicy.New(w.ctx, "mesh", &meshpolicy.Args{
 		PeerAuthentications:   w.policies.PeerAuthentications,
 		AuthorizationPolicies: w.policies.AuthorizationPolicies,
@@ -302,7 +357,7 @@ func (w *wiring) edge() error {
 func (w *wiring) networkPolicy() error {
 	_, err := netpolicy.New(w.ctx, "network", &netpolicy.Args{
 		Policies:     w.policies.NetworkPolicies,
-		AllowedCIDRs: w.cfg.Mesh.EgressCIDRs,
+		AllowedCIDRs: slices.Concat(w.cfg.Mesh.EgressCIDRs, datastore.CIDRs(w.cfg.Data)),
 		DependsOn:    w.appNSList,
 		Provider:     w.provider,
 	})
@@ -395,6 +450,18 @@ func (w *wiring) outputs() error {
 var meshPodAnnotations = map[string]string{
 	"sidecar.istio.io/rewriteAppHTTPProbers": "true",
 	"proxy.istio.io/config":                  `{"holdApplicationUntilProxyStarts": true}`,
+}
+
+// storeNamespaces are the namespaces of the installed stores.
+func storeNamespaces(s datastore.Set) []string {
+	var out []string
+	if s.Postgres != nil {
+		out = append(out, s.Postgres.Namespace)
+	}
+	if s.Redis != nil && !slices.Contains(out, s.Redis.Namespace) {
+		out = append(out, s.Redis.Namespace)
+	}
+	return out
 }
 
 // edgeRoutes are the gateway's calls of the graph with their rate limits.

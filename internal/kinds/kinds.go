@@ -11,6 +11,7 @@ import (
 	"fmt"
 
 	cmv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	cnpgv1 "github.com/cloudnative-pg/cloudnative-pg/api/v1"
 	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
 	securityv1beta1 "istio.io/api/security/v1beta1"
 	telemetryv1alpha1 "istio.io/api/telemetry/v1alpha1"
@@ -43,6 +44,10 @@ var (
 	Certificate           = Kind[cmv1.CertificateSpec]{"cert-manager.io", "v1", "Certificate", "certificates", false}
 	ClusterIssuer         = Kind[cmv1.IssuerSpec]{"cert-manager.io", "v1", "ClusterIssuer", "clusterissuers", true}
 	VerticalPodAutoscaler = Kind[vpav1.VerticalPodAutoscalerSpec]{"autoscaling.k8s.io", "v1", "VerticalPodAutoscaler", "verticalpodautoscalers", false}
+	// CloudNativePG's, for the installed PostgreSQL.
+	PostgresCluster  = Kind[cnpgv1.ClusterSpec]{"postgresql.cnpg.io", "v1", "Cluster", "clusters", false}
+	PostgresDatabase = Kind[cnpgv1.DatabaseSpec]{"postgresql.cnpg.io", "v1", "Database", "databases", false}
+	ScheduledBackup  = Kind[cnpgv1.ScheduledBackupSpec]{"postgresql.cnpg.io", "v1", "ScheduledBackup", "scheduledbackups", false}
 	// NetworkPolicy is built in (the components register it through the
 	// SDK's typed resource); it is here for rendering and decoding.
 	NetworkPolicy = Kind[networkingv1.NetworkPolicySpec]{"networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", false}

@@ -46,7 +46,7 @@ func (c *config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func main() { app.Main("order", run) }
+func main() { app.Main("order", migrations, run) }
 
 // run starts the service and serves until ctx ends. A start-up error
 // begins with the step that failed: "configuration: <VARIABLE>: ...",

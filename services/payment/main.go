@@ -15,7 +15,7 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-func main() { app.Main("payment", run) }
+func main() { app.Main("payment", migrations, run) }
 
 // run starts the service and serves until ctx ends. A start-up error
 // begins with the step that failed: "configuration: <VARIABLE>: ...",

@@ -23,7 +23,7 @@ type config struct {
 	CacheL2TTL time.Duration `env:"CACHE_L2_TTL" envDefault:"5m"`
 }
 
-func main() { app.Main("user", run) }
+func main() { app.Main("user", migrations, run) }
 
 // run starts the service and serves until ctx ends. A start-up error
 // begins with the step that failed: "configuration: <VARIABLE>: ...",

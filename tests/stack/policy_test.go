@@ -56,7 +56,7 @@ func (s *stack) livePolicyIsTheGraph(t *testing.T) {
 		s.list(t, kinds.PeerAuthentication.GVR(), namespaces...),
 		s.list(t, kinds.AuthorizationPolicy.GVR(), namespaces...))
 	require.NoError(t, err)
-	compiled := policy.Compile(&cfg.Graph, cfg.Mesh)
+	compiled := policy.Compile(&cfg.Graph, cfg.Mesh, cfg.Data)
 	assert.Len(t, live.NetworkPolicies, len(compiled.NetworkPolicies), "NetworkPolicies in the cluster")
 	assert.Len(t, live.PeerAuthentications, len(compiled.PeerAuthentications), "PeerAuthentications in the cluster")
 	assert.Len(t, live.AuthorizationPolicies, len(compiled.AuthorizationPolicies), "AuthorizationPolicies in the cluster")
@@ -70,10 +70,10 @@ func (s *stack) livePolicyIsTheGraph(t *testing.T) {
 			return pa.Namespace == ns && pa.Spec.GetSelector() == nil && pa.Spec.GetMtls().GetMode() == securityv1beta1.PeerAuthentication_MutualTLS_STRICT
 		}), "namespace %s lacks STRICT mTLS", ns)
 	}
-	sources, dests := policyeval.Parties(&cfg.Graph, cfg.Mesh)
+	sources, dests := policyeval.Parties(&cfg.Graph, cfg.Mesh, cfg.Data)
 	report := policyeval.Evaluate(live, sources, dests, cfg.Mesh.TrustDomain, cfg.Mesh.RootNamespace)
 	assert.Empty(t, report.Findings)
-	want := policyeval.Report{Rows: policyeval.GraphFlows(&cfg.Graph, cfg.Mesh)}
+	want := policyeval.Report{Rows: policyeval.GraphFlows(&cfg.Graph, cfg.Mesh, cfg.Data)}
 	assert.Empty(t, policyeval.Diff(want, report), "live policy report differs from the graph")
 }
 

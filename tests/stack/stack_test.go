@@ -151,9 +151,7 @@ func setUp(t *testing.T) *stack {
 	require.NoError(t, err)
 
 	s.project = copyProject(t, filepath.Join(state, "project"))
-	values, err := config.ReadStackFile(filepath.Join(s.project, "stacks", "Pulumi.ci.yaml"))
-	require.NoError(t, err)
-	s.cfg, err = config.Load(config.MapGetter(values), config.Keys(values))
+	s.cfg, err = config.LoadStack(s.project, "ci")
 	require.NoError(t, err)
 	s.runner = &stackrun.Runner{
 		ProjectDir: s.project, StateDir: filepath.Join(state, "pulumi"), Stack: "ci",

@@ -5,7 +5,8 @@
 // Deployment rollouts and Service endpoints are the real upstream code; only
 // the kubelet is simulated. Processes outlive the command that starts them
 // (make up, then make destroy later) and are tracked by pid files in the
-// state folder.
+// state folder. The data stores, PostgreSQL and Redis (package
+// localstores), start after the control plane and stop first.
 package localcluster
 
 import (
@@ -13,12 +14,9 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -26,6 +24,9 @@ import (
 	cmconfig "github.com/cert-manager/cert-manager/pkg/apis/config/controller/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/bulwark-platform/bulwark/internal/harness/localstores"
+	"github.com/bulwark-platform/bulwark/internal/harness/proc"
 )
 
 // Options locate the tools and the state folder.
@@ -45,6 +46,11 @@ type Options struct {
 	Namespaces []string
 	// Nodes is the number of fake nodes, spread over as many zones; default 3.
 	Nodes int
+	// NoStores leaves the data stores off. By default PostgreSQL and Redis
+	// run beside the control plane (package localstores) when their
+	// binaries are installed; when they are not, the cluster starts
+	// without them and says so.
+	NoStores bool
 	// Log receives progress lines; nil discards them.
 	Log func(format string, args ...any)
 }
@@ -55,6 +61,11 @@ type Cluster struct {
 	Kubeconfig string
 	// Server is the API server URL.
 	Server string
+	// Stores are the data stores (PostgreSQL and Redis on loopback, their
+	// credentials files in the state folder); nil when they are off.
+	Stores *localstores.Stores
+	// StoresOff says why Stores is nil.
+	StoresOff string
 }
 
 // components in start order; each is stopped in reverse.
@@ -104,6 +115,9 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 				if err := o.controllers(); err != nil {
 					return nil, err
 				}
+				if err := o.stores(ctx, cl); err != nil {
+					return nil, err
+				}
 				o.logf("local cluster already running at %s", server)
 				return cl, nil
 			}
@@ -118,7 +132,7 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	if err := Down(o.StateDir); err != nil { // clear leftovers of a crash
 		return nil, err
 	}
-	ports, err := freePorts(6)
+	ports, err := proc.FreePorts(6)
 	if err != nil {
 		return nil, fmt.Errorf("local cluster: finding free ports: %w", err)
 	}
@@ -228,8 +242,34 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	if err := o.controllers(); err != nil {
 		return nil, err
 	}
+	cl := &Cluster{Kubeconfig: admin, Server: server}
+	if err := o.stores(ctx, cl); err != nil {
+		return nil, err
+	}
 	o.logf("local cluster ready: %d nodes; kubeconfig %s", o.Nodes, admin)
-	return &Cluster{Kubeconfig: admin, Server: server}, nil
+	return cl, nil
+}
+
+// stores starts the data stores unless they run (or are off) and puts
+// them on cl. Missing binaries turn them off with a word; a store that
+// fails to start fails Up (the control plane keeps running).
+func (o *Options) stores(ctx context.Context, cl *Cluster) error {
+	if o.NoStores {
+		cl.StoresOff = "turned off (Options.NoStores)"
+		return nil
+	}
+	bins, err := localstores.FindBinaries()
+	if err != nil {
+		cl.StoresOff = err.Error()
+		o.logf("data stores off: %s", cl.StoresOff)
+		return nil
+	}
+	st, err := localstores.Up(ctx, localstores.Options{StateDir: o.StateDir, Binaries: &bins, Log: o.Log})
+	if err != nil {
+		return fmt.Errorf("local cluster: data stores: %w", err)
+	}
+	cl.Stores = st
+	return nil
 }
 
 // addons installs the add-on CRDs and namespaces; both steps leave what
@@ -259,10 +299,10 @@ func (o *Options) controllers() error {
 	if _, err := os.Stat(bin); err != nil {
 		return nil // not built: Certificates stay unissued, as the README says
 	}
-	if pidAlive(o.StateDir, CertManager) {
+	if proc.Alive(o.StateDir, CertManager) {
 		return nil
 	}
-	ports, err := freePorts(2)
+	ports, err := proc.FreePorts(2)
 	if err != nil {
 		return fmt.Errorf("local cluster: finding free ports: %w", err)
 	}
@@ -296,7 +336,7 @@ func (o *Options) controllers() error {
 	// than leave Certificates unissued without a word.
 	if err := waitHTTP(context.Background(), fmt.Sprintf("http://127.0.0.1:%d/livez", ports[1]), 30*time.Second); err != nil {
 		return fmt.Errorf("local cluster: the cert-manager controller did not come up: %w\n--- last lines of %s.log ---\n%s",
-			err, CertManager, logTail(filepath.Join(o.StateDir, "logs", CertManager+".log"), 20))
+			err, CertManager, proc.LogTail(proc.LogPath(o.StateDir, CertManager), 20))
 	}
 	return nil
 }
@@ -304,58 +344,30 @@ func (o *Options) controllers() error {
 // start launches a component detached from the caller's session, with
 // its output in logs/<name>.log and its pid in pids/<name>.
 func (o *Options) start(name string, args ...string) error {
-	for _, d := range []string{"logs", "pids"} {
-		if err := os.MkdirAll(filepath.Join(o.StateDir, d), 0o700); err != nil {
-			return err
-		}
-	}
-	logf, err := os.OpenFile(filepath.Join(o.StateDir, "logs", name+".log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	err := proc.Start(o.StateDir, proc.Spec{
+		Name: name, Path: filepath.Join(o.BinDir, name), Args: args,
+		Dir: o.StateDir, Env: append(os.Environ(), "HOME="+o.StateDir),
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("local cluster: %w", err)
 	}
-	defer logf.Close()
-	cmd := exec.Command(filepath.Join(o.BinDir, name), args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Dir = o.StateDir
-	cmd.Env = append(os.Environ(), "HOME="+o.StateDir)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("local cluster: starting %s: %w", name, err)
-	}
-	pid := cmd.Process.Pid
-	// Reap the child if this process lives on (tests); a CLI exits and
-	// leaves it to init.
-	go func() { _ = cmd.Wait() }()
-	return os.WriteFile(filepath.Join(o.StateDir, "pids", name), []byte(strconv.Itoa(pid)), 0o600)
+	return nil
 }
 
 // fail stops what was started and reports the component's log tail.
 func (o *Options) fail(name string, err error) error {
-	tail := logTail(filepath.Join(o.StateDir, "logs", name+".log"), 20)
+	tail := proc.LogTail(proc.LogPath(o.StateDir, name), 20)
 	_ = Down(o.StateDir)
 	return fmt.Errorf("local cluster: %s did not become ready: %w\n--- last lines of %s.log ---\n%s", name, err, name, tail)
 }
 
-// Down stops every component of the cluster in stateDir. Data, PKI and
-// kubeconfigs stay, so a later Up resumes the same cluster.
+// Down stops the data stores, then every component of the cluster in
+// stateDir, in reverse start order. Data, PKI and kubeconfigs stay, so a
+// later Up resumes the same cluster.
 func Down(stateDir string) error {
-	var errs []error
+	errs := []error{localstores.Down(stateDir)}
 	for i := len(allComponents) - 1; i >= 0; i-- {
-		pidFile := filepath.Join(stateDir, "pids", allComponents[i])
-		raw, err := os.ReadFile(pidFile)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		} else if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
-		if err == nil {
-			stopProcess(pid, 15*time.Second)
-		}
-		if err := os.Remove(pidFile); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-		}
+		errs = append(errs, proc.Stop(stateDir, allComponents[i], syscall.SIGTERM, 15*time.Second))
 	}
 	return errors.Join(errs...)
 }
@@ -363,71 +375,11 @@ func Down(stateDir string) error {
 // Running reports whether any component of the cluster in stateDir runs.
 func Running(stateDir string) bool {
 	for _, c := range components {
-		if pidAlive(stateDir, c) {
+		if proc.Alive(stateDir, c) {
 			return true
 		}
 	}
 	return false
-}
-
-// pidAlive reports whether the component's recorded process runs.
-func pidAlive(stateDir, component string) bool {
-	raw, err := os.ReadFile(filepath.Join(stateDir, "pids", component))
-	if err != nil {
-		return false
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
-	return err == nil && alive(pid)
-}
-
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	// A zombie still answers signal 0: look at its state.
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-	return len(fields) > 0 && fields[0] != "Z"
-}
-
-func stopProcess(pid int, grace time.Duration) {
-	if !alive(pid) {
-		return
-	}
-	_ = syscall.Kill(pid, syscall.SIGTERM)
-	deadline := time.Now().Add(grace)
-	for time.Now().Before(deadline) {
-		if !alive(pid) {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-	for i := 0; i < 50 && alive(pid); i++ {
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var ports []int
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 func readTokens(path string) (map[string]string, error) {
@@ -505,16 +457,4 @@ func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-}
-
-func logTail(path string, n int) string {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

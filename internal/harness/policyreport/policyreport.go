@@ -22,16 +22,12 @@ import (
 
 // Compile evaluates the compiled policy of stack in the checkout at root.
 func Compile(root, stack string) (policyeval.Report, *config.Config, error) {
-	values, err := config.ReadStackFile(filepath.Join(root, "stacks", "Pulumi."+stack+".yaml"))
+	cfg, err := config.LoadStack(root, stack)
 	if err != nil {
-		return policyeval.Report{}, nil, fmt.Errorf("stack %s: %w", stack, err)
+		return policyeval.Report{}, nil, err
 	}
-	cfg, err := config.Load(config.MapGetter(values), config.Keys(values))
-	if err != nil {
-		return policyeval.Report{}, nil, fmt.Errorf("stack %s: invalid configuration:\n%w", stack, err)
-	}
-	set := policy.Compile(&cfg.Graph, cfg.Mesh)
-	sources, dests := policyeval.Parties(&cfg.Graph, cfg.Mesh)
+	set := policy.Compile(&cfg.Graph, cfg.Mesh, cfg.Data)
+	sources, dests := policyeval.Parties(&cfg.Graph, cfg.Mesh, cfg.Data)
 	return policyeval.Evaluate(set, sources, dests, cfg.Mesh.TrustDomain, cfg.Mesh.RootNamespace), cfg, nil
 }
 
@@ -71,7 +67,7 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 	if err := head.Write(w); err != nil {
 		return err
 	}
-	if d := policyeval.Diff(policyeval.Report{Rows: policyeval.GraphFlows(&cfg.Graph, cfg.Mesh)}, head); len(d) > 0 || len(head.Findings) > 0 {
+	if d := policyeval.Diff(policyeval.Report{Rows: policyeval.GraphFlows(&cfg.Graph, cfg.Mesh, cfg.Data)}, head); len(d) > 0 || len(head.Findings) > 0 {
 		fmt.Fprintln(w, "\nThe compiled policy does NOT match the service graph (- only in the graph, + only in the policy):")
 		for _, line := range d {
 			fmt.Fprintln(w, line)

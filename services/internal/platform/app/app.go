@@ -209,11 +209,26 @@ func (s *Service) Run(ctx context.Context, h http.Handler) error {
 	return server.Run(ctx, cfg, h, s.Metrics.Handler(), s.Health, s.Log, closers...)
 }
 
-// Main runs a service's run function with the signal handler installed
-// first (so the graceful path always runs) and exits 1 on error.
-func Main(name string, run func(ctx context.Context, logOut io.Writer) error) {
+// Main runs a service's command line, with the signal handler installed
+// first (so the graceful path always runs):
+//
+//	<name>           serve (run)
+//	<name> migrate   apply the embedded migrations and exit (Migrate)
+//
+// It exits 1 on error, 2 on an unknown command.
+func Main(name string, migrations fs.FS, run func(ctx context.Context, logOut io.Writer) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	err := run(ctx, os.Stdout)
+	var err error
+	switch args := os.Args[1:]; {
+	case len(args) == 0:
+		err = run(ctx, os.Stdout)
+	case len(args) == 1 && args[0] == "migrate":
+		err = Migrate(ctx, name, migrations, os.Stdout)
+	default:
+		stop()
+		fmt.Fprintf(os.Stderr, "usage: %s          serve\n       %s migrate  apply the migrations to the database of DB_CREDENTIALS_FILE and exit\n", name, name)
+		os.Exit(2)
+	}
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, name+":", err)
