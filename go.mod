@@ -5,6 +5,9 @@ go 1.26.6
 require (
 	github.com/caarlos0/env/v11 v11.4.2
 	github.com/cert-manager/cert-manager v1.21.2
+	github.com/cloudnative-pg/barman-cloud v0.5.0
+	github.com/cloudnative-pg/cloudnative-pg v1.29.0
+	github.com/cloudnative-pg/machinery v0.3.3
 	github.com/coreos/go-oidc/v3 v3.21.0
 	github.com/envoyproxy/go-control-plane v0.14.0
 	github.com/envoyproxy/go-control-plane/envoy v1.37.0
@@ -104,10 +107,7 @@ require (
 	github.com/clipperhouse/displaywidth v0.11.0 // indirect
 	github.com/clipperhouse/uax29/v2 v2.7.0 // indirect
 	github.com/cloudflare/circl v1.6.3 // indirect
-	github.com/cloudnative-pg/barman-cloud v0.5.0 // indirect
-	github.com/cloudnative-pg/cloudnative-pg v1.29.0 // indirect
 	github.com/cloudnative-pg/cnpg-i v0.5.0 // indirect
-	github.com/cloudnative-pg/machinery v0.3.3 // indirect
 	github.com/cncf/xds/go v0.0.0-20260202195803-dba9d589def2 // indirect
 	github.com/cpuguy83/go-md2man/v2 v2.0.6 // indirect
 	github.com/danieljoos/wincred v1.2.3 // indirect

@@ -98,13 +98,14 @@ build_kwok() {
 }
 
 # CRDs of the cluster add-ons the platform expects (VerticalPodAutoscaler,
-# Istio, cert-manager), read from the module cache at the versions go.mod
+# Istio, cert-manager, CloudNativePG), read from the module cache at the versions go.mod
 # pins, never copied into the repository. The local cluster installs them.
 # A source that is a folder contributes every *.yaml in it.
 crd_sources=(
   "k8s.io/autoscaler/vertical-pod-autoscaler deploy/vpa-v1-crd-gen.yaml vpa.yaml"
   "istio.io/api kubernetes/customresourcedefinitions.gen.yaml istio.yaml"
   "github.com/cert-manager/cert-manager deploy/crds cert-manager.yaml"
+  "github.com/cloudnative-pg/cloudnative-pg config/crd/bases cnpg.yaml"
 )
 install_crds() {
   mkdir -p "$TOOLS_DIR/crds"

@@ -164,7 +164,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			kc = c.Kubeconfig
-			if stores, err = localStores(ctx, root, *stack, c, args[0] == "destroy", logf); err != nil {
+			if stores, err = localStores(ctx, root, *stack, c, args[0] == "destroy"); err != nil {
 				return err
 			}
 		}
@@ -194,20 +194,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return errors.New(usage)
 }
 
-// localStores hands the local cluster's data stores to a stack whose
-// stores are external at port 0 (the local cluster's, as local and ci
-// have them), after provisioning its PostgreSQL with the stack's data
-// model. A stack with other stores gets nil. An invalid configuration is
-// left to the runner, which reports it whole.
-func localStores(ctx context.Context, root, stack string, c *localcluster.Cluster, destroy bool, logf func(string, ...any)) (*program.LocalStores, error) {
+// localStores hands the local cluster's data stores to a stack that
+// uses them (external at port 0, as local and ci have them), after
+// provisioning its data model. An invalid configuration is left to the
+// runner, which reports it whole.
+func localStores(ctx context.Context, root, stack string, c *localcluster.Cluster, destroy bool) (*program.LocalStores, error) {
 	cfg, err := config.LoadStack(root, stack)
 	if err != nil {
 		return nil, nil
 	}
-	pg, rd := cfg.Data.Postgres, cfg.Data.Redis
-	usesPostgres := !pg.Install && pg.External.Port == 0
-	usesRedis := !rd.Install && rd.External.Port == 0
-	if !usesPostgres && !usesRedis {
+	if pg, rd := localstores.UsesLocal(cfg); !pg && !rd {
 		return nil, nil
 	}
 	if c.Stores == nil {
@@ -216,15 +212,11 @@ func localStores(ctx context.Context, root, stack string, c *localcluster.Cluste
 		}
 		return nil, fmt.Errorf("stack %s uses the local cluster's data stores (data.postgres/redis.external.port 0), but they are off: %s", stack, c.StoresOff)
 	}
-	if usesPostgres {
-		if _, err := c.Stores.Provision(ctx, datastore.Databases(&cfg.Graph), pg.ManagementRole); err != nil {
-			return nil, fmt.Errorf("stack %s: %w", stack, err)
-		}
+	stores, err := c.Stores.HandOver(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: %w", stack, err)
 	}
-	return &program.LocalStores{
-		Postgres: program.Endpoint{Host: c.Stores.Postgres.Host, Port: c.Stores.Postgres.Port},
-		Redis:    program.Endpoint{Host: c.Stores.Redis.Host, Port: c.Stores.Redis.Port},
-	}, nil
+	return stores, nil
 }
 
 // printStores prints where the data stores listen and where their

@@ -440,7 +440,73 @@ func (w *wiring) outputs() error {
 	w.ctx.Export("services", servicesOut)
 	w.ctx.Export("workloads", workloadsOut)
 	w.ctx.Export("certificates", certificates)
+	data, err := toOutput(DataPosture(w.cfg, w.data))
+	if err != nil {
+		return fmt.Errorf("data: %w", err)
+	}
+	w.ctx.Export("data", data)
 	return nil
+}
+
+// DataOutput is the "data" stack output: where the stores run, who owns
+// which database, backups, TLS and authentication.
+type DataOutput struct {
+	Postgres StoreOutput `json:"postgres"`
+	Redis    StoreOutput `json:"redis"`
+}
+
+// StoreOutput describes one store.
+type StoreOutput struct {
+	// Where is "external at host:port" or what runs it in the cluster.
+	Where string `json:"where"`
+	// Databases are the data model (PostgreSQL only).
+	Databases []datastore.Database `json:"databases,omitempty"`
+	Backups   string               `json:"backups"`
+	TLS       bool                 `json:"tls"`
+	Auth      string               `json:"auth"`
+}
+
+// DataPosture is the data stores' posture of a configuration.
+func DataPosture(cfg *config.Config, set datastore.Set) DataOutput {
+	var out DataOutput
+	pg, rd := cfg.Data.Postgres, cfg.Data.Redis
+	out.Postgres.Databases = set.Databases
+	out.Postgres.Auth = "SCRAM passwords; an owner role per database, no other role may connect to it; management role " + pg.ManagementRole
+	switch {
+	case set.Postgres != nil:
+		out.Postgres.Where = fmt.Sprintf("CloudNativePG %s: %d cluster(s) (%s) × %d instance(s), %d synchronous standby(s)",
+			dscomponent.OperatorVersion, len(set.Postgres.Clusters), pg.Topology, pg.Instances, pg.SynchronousReplicas)
+		out.Postgres.TLS = true
+		out.Postgres.Auth += "; no superuser login from outside"
+	default:
+		out.Postgres.Where = "external at " + externalWhere(pg.External)
+		out.Postgres.TLS = pg.External.TLS
+	}
+	out.Postgres.Backups = "none"
+	if pg.Install && pg.Backup.Enabled() {
+		out.Postgres.Backups = fmt.Sprintf("base backups (%s) and WAL to %s, kept %s", pg.Backup.Schedule, pg.Backup.DestinationPath, pg.Backup.RetentionPolicy)
+	} else if !pg.Install {
+		out.Postgres.Backups = "the external server's (make restore-drill exercises a base backup of the local store)"
+	}
+	out.Redis.Auth = "ACL users: app (no @dangerous: KEYS, FLUSHALL...), default (operators)"
+	switch {
+	case set.Redis != nil:
+		out.Redis.Where = fmt.Sprintf("Valkey chart %s: 1 primary + %d replica(s), sentinel %v", datastore.ValkeyChartVersion, rd.Replicas, rd.Sentinel)
+		out.Redis.TLS = true
+		out.Redis.Backups = fmt.Sprintf("appendonly %v, snapshots %q on a %s volume", rd.Persistence.AppendOnly, rd.Persistence.Snapshots, rd.Persistence.Size)
+	default:
+		out.Redis.Where = "external at " + externalWhere(rd.External)
+		out.Redis.TLS = rd.External.TLS
+		out.Redis.Backups = "the external server's"
+	}
+	return out
+}
+
+func externalWhere(e config.External) string {
+	if e.Port == 0 {
+		return e.Host + " (the local cluster's, port handed over at run time)"
+	}
+	return e.Address()
 }
 
 // meshPodAnnotations keep kubelet probes working under STRICT mTLS: the

@@ -105,6 +105,7 @@ func TestCIStackOnLocalCluster(t *testing.T) {
 	t.Run("cert-manager issues the CA chain as configured", s.caChainIsIssued)
 	t.Run("a certificate renews with a new key and serial", s.certificateRenews)
 	t.Run("kube-score finds no unexplained critical", s.kubeScoreIsClean)
+	t.Run("the installing stacks' data stores are accepted by the API server", s.dataStoresAreAccepted)
 	t.Run("a second preview shows no changes", s.previewIsEmpty)
 	t.Run("a bad stack value fails the preview before registering anything", s.badValueFailsPreview)
 	t.Run("destroy leaves none of the stack's objects", s.destroyLeavesNothing)
@@ -153,9 +154,15 @@ func setUp(t *testing.T) *stack {
 	s.project = copyProject(t, filepath.Join(state, "project"))
 	s.cfg, err = config.LoadStack(s.project, "ci")
 	require.NoError(t, err)
+	// The ci stack's stores are the local cluster's PostgreSQL and Redis,
+	// provisioned with its data model and handed over as `make up` does.
+	require.NotNil(t, s.cluster.Stores, "the local cluster's data stores are off (%s): install postgresql and redis-server (.ci/run does)", s.cluster.StoresOff)
+	stores, err := s.cluster.Stores.HandOver(ctx, s.cfg)
+	require.NoError(t, err)
+	require.NotNil(t, stores, "the ci stack does not use the local stores")
 	s.runner = &stackrun.Runner{
 		ProjectDir: s.project, StateDir: filepath.Join(state, "pulumi"), Stack: "ci",
-		Kubeconfig: s.cluster.Kubeconfig, Out: testWriter{t}, Log: t.Logf,
+		Kubeconfig: s.cluster.Kubeconfig, Stores: stores, Out: testWriter{t}, Log: t.Logf,
 	}
 	t.Cleanup(func() {
 		if !s.destroyed {

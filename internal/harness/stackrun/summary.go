@@ -13,6 +13,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 
+	"github.com/bulwark-platform/bulwark/infra/program"
 	"github.com/bulwark-platform/bulwark/internal/objpath"
 )
 
@@ -204,6 +205,11 @@ func WriteSummary(w io.Writer, res *Result) error {
 		}
 		fmt.Fprintln(tw, line)
 	}
+	if raw, ok := res.Up.Outputs["data"]; ok {
+		if err := writeDataPosture(tw, raw.Value); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(tw, "\nOutputs:\n")
 	for _, k := range slices.Sorted(maps.Keys(res.Up.Outputs)) {
 		raw, err := json.Marshal(res.Up.Outputs[k].Value)
@@ -214,6 +220,44 @@ func WriteSummary(w io.Writer, res *Result) error {
 	}
 	fmt.Fprintln(tw)
 	return tw.Flush()
+}
+
+// writeDataPosture prints the stores: where they run, who owns which
+// database, backups, TLS and authentication.
+func writeDataPosture(w io.Writer, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var d program.DataOutput
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return fmt.Errorf("reading the data output: %w", err)
+	}
+	var dbs []string
+	for _, db := range d.Postgres.Databases {
+		dbs = append(dbs, fmt.Sprintf("%s: %s (owner %s)", db.Service, db.Name, db.Owner))
+	}
+	tls := func(on bool) string {
+		if on {
+			return "on"
+		}
+		return "off (local only)"
+	}
+	fmt.Fprintf(w, "\nData posture:\n")
+	for _, line := range [][2]string{
+		{"PostgreSQL", d.Postgres.Where},
+		{"  databases", strings.Join(dbs, ", ")},
+		{"  backups", d.Postgres.Backups},
+		{"  TLS", tls(d.Postgres.TLS)},
+		{"  auth", d.Postgres.Auth},
+		{"Redis", d.Redis.Where},
+		{"  persistence", d.Redis.Backups},
+		{"  TLS", tls(d.Redis.TLS)},
+		{"  auth", d.Redis.Auth},
+	} {
+		fmt.Fprintf(w, "  %s\t%s\n", line[0], line[1])
+	}
+	return nil
 }
 
 func changeLine(up auto.UpResult) string {

@@ -1,6 +1,10 @@
 package stackrun
 
 import (
+	"github.com/bulwark-platform/bulwark/infra/config"
+	"github.com/bulwark-platform/bulwark/infra/datastore"
+	"github.com/bulwark-platform/bulwark/infra/program"
+
 	"bytes"
 	"encoding/json"
 	"strings"
@@ -117,5 +121,44 @@ func TestSummaryListsKindsPostureAndOutputs(t *testing.T) {
 	}
 	if strings.Contains(out, "FAIL") {
 		t.Errorf("summary reports a failure:\n%s", out)
+	}
+}
+
+// The summary's data posture comes from the "data" output: where each store
+// runs, the databases and their owners, backups, TLS and authentication.
+func TestSummaryPrintsTheDataPosture(t *testing.T) {
+	cfg := config.Defaults(config.Prod)
+	set, err := datastore.Compile(&cfg.Graph, cfg.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	if err := writeDataPosture(&buf, program.DataPosture(cfg, set)); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"CloudNativePG v1.29.0: 3 cluster(s) (perService) × 3 instance(s), 1 synchronous standby(s)",
+		"order: order (owner order_owner), payment: payment (owner payment_owner), user: user (owner user_owner)",
+		"kept 30d", "1 primary + 2 replica(s), sentinel true", "no @dangerous",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("data posture lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "off (local only)") {
+		t.Errorf("prod stores without TLS:\n%s", out)
+	}
+	local := config.Defaults(config.Local)
+	set, err = datastore.Compile(&local.Graph, local.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	if err := writeDataPosture(&buf, program.DataPosture(local, set)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "external at 127.0.0.1 (the local cluster's") {
+		t.Errorf("local data posture:\n%s", buf.String())
 	}
 }
