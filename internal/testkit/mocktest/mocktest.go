@@ -25,6 +25,8 @@ type Resource struct {
 	Inputs     resource.PropertyMap
 	// Dependencies are the URNs the resource explicitly depends on.
 	Dependencies []string
+	// IgnoreChanges are the property paths later updates ignore.
+	IgnoreChanges []string
 }
 
 // Mocks records resources and echoes inputs back as outputs.
@@ -57,6 +59,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	if rpc := args.RegisterRPC; rpc != nil {
 		r.Parent = rpc.GetParent()
 		r.Dependencies = rpc.GetDependencies()
+		r.IgnoreChanges = rpc.GetIgnoreChanges()
 	}
 	m.mu.Lock()
 	m.resources = append(m.resources, r)
