@@ -85,8 +85,10 @@ func TestOrderFaultsUnderLoad(t *testing.T) {
 	t.Run("payment stopped during load", func(t *testing.T) {
 		load := startOrderLoad(lb.URL, web, order, 30, 7*time.Second)
 		time.Sleep(time.Second)
-		p.payment.Kill()
+		// The time is taken before the kill: Kill returns once the process
+		// is gone, and a request it failed on the way may complete first.
 		stopped := time.Now()
+		p.payment.Kill()
 		// Both replicas' breakers open while payment is down.
 		deadline := time.Now().Add(3 * time.Second)
 		for breakerState(p.orderMetrics[0]) != "2" || breakerState(p.orderMetrics[1]) != "2" {
