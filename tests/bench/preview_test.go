@@ -21,7 +21,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/internal/harness/localcluster"
+	"github.com/bulwark-platform/bulwark/internal/harness/localstores"
 	"github.com/bulwark-platform/bulwark/internal/harness/paths"
 	"github.com/bulwark-platform/bulwark/internal/harness/stackrun"
 )
@@ -69,7 +71,13 @@ func TestNoChangePreviewAgainstRawPulumi(t *testing.T) {
 
 	// The same stack through the runner alone, to count its resources.
 	kubeconfig := localcluster.KubeconfigPath(filepath.Join(state, "cluster"))
-	local := &stackrun.Runner{ProjectDir: root, StateDir: state, Stack: "local", Kubeconfig: kubeconfig}
+	cfg, err := config.LoadStack(root, "local")
+	require.NoError(t, err)
+	running, err := localstores.Current(filepath.Join(state, "cluster"))
+	require.NoError(t, err)
+	stores, err := running.HandOver(ctx, cfg)
+	require.NoError(t, err)
+	local := &stackrun.Runner{ProjectDir: root, StateDir: state, Stack: "local", Kubeconfig: kubeconfig, Stores: stores}
 	res, err := local.Preview(ctx, optpreview.ExpectNoChanges())
 	require.NoError(t, err)
 	resources := res.ChangeSummary["same"]
