@@ -16,6 +16,9 @@ K8S_VERSION=v1.34.2
 KWOK_VERSION=v0.8.0
 KUBE_SCORE_VERSION=v1.20.0
 CERT_MANAGER_VERSION=v1.21.2
+OPENBAO_VERSION=v2.5.5
+VAULT_PROVIDER_VERSION=6.7.4
+ESO_VERSION=v0.16.2
 
 mkdir -p "$BIN"
 # One build at a time per tool folder: a `make up` while `make tools` runs
@@ -98,8 +101,9 @@ build_kwok() {
 }
 
 # CRDs of the cluster add-ons the platform expects (VerticalPodAutoscaler,
-# Istio, cert-manager, CloudNativePG), read from the module cache at the versions go.mod
-# pins, never copied into the repository. The local cluster installs them.
+# Istio, cert-manager, CloudNativePG, External Secrets), read from the module
+# cache at the versions go.mod (or, below, this script) pins, never copied
+# into the repository. The local cluster installs them.
 # A source that is a folder contributes every *.yaml in it.
 crd_sources=(
   "k8s.io/autoscaler/vertical-pod-autoscaler deploy/vpa-v1-crd-gen.yaml vpa.yaml"
@@ -107,14 +111,24 @@ crd_sources=(
   "github.com/cert-manager/cert-manager deploy/crds cert-manager.yaml"
   "github.com/cloudnative-pg/cloudnative-pg config/crd/bases cnpg.yaml"
 )
+# Add-ons whose Go module go.mod does not require (External Secrets: its API
+# package can't build against this module's controller-runtime), pinned here
+# as module@version; the controller the local cluster runs is built from the
+# same version (build_external_secrets).
+pinned_crd_sources=(
+  "github.com/external-secrets/external-secrets@$ESO_VERSION deploy/crds/bundle.yaml external-secrets.yaml"
+)
 install_crds() {
   mkdir -p "$TOOLS_DIR/crds"
   local src module file out dir stamp="" want
-  # Skip when the files are from the module versions go.mod pins now:
-  # this runs before every make up/preview/destroy and must cost nothing.
+  # Skip when the files are from the module versions go.mod (or this script)
+  # pins now: this runs before every make up/preview/destroy and must cost nothing.
   for src in "${crd_sources[@]}"; do
     read -r module file out <<<"$src"
     stamp+="$(grep -E "^[[:space:]]*$module v" "$ROOT/go.mod" | awk '{print $1, $2}') $file $out"$'\n'
+  done
+  for src in "${pinned_crd_sources[@]}"; do
+    stamp+="$src"$'\n'
   done
   want="$TOOLS_DIR/crds/.versions"
   if [[ -f "$want" && "$(cat "$want")" == "$(printf %s "$stamp")" ]]; then return; fi
@@ -130,6 +144,12 @@ install_crds() {
       cp "$dir/$file" "$TOOLS_DIR/crds/$out"
       chmod u+w "$TOOLS_DIR/crds/$out"
     fi
+  done
+  for src in "${pinned_crd_sources[@]}"; do
+    read -r module file out <<<"$src"
+    dir=$(moddir "$module") # module@version: leaves go.mod alone
+    cp "$dir/$file" "$TOOLS_DIR/crds/$out"
+    chmod u+w "$TOOLS_DIR/crds/$out"
   done
   rm -f "$TOOLS_DIR/crds/vpa-v1.yaml" # name used before Istio's CRDs joined
   printf '%s' "$stamp" > "$want"
@@ -192,7 +212,70 @@ build_cert_manager() {
   link cert-manager-controller "$out/cert-manager-controller"
 }
 
-want=("$@"); (( ${#want[@]} )) || want=(pulumi k8s-provider cluster kwok crds hydra kube-score cert-manager)
+# OpenBao (bao): the Vault-compatible server the local cluster runs in dev
+# mode as the local and ci stacks' external Vault, and whose `bao agent`
+# renders database credentials in the rotation test. Not served as a Go
+# module: built from the vendored source archive when present.
+build_openbao() {
+  local out="$TOOLS_DIR/openbao-$OPENBAO_VERSION"
+  if [[ ! -x "$out/bao" ]]; then
+    local vendor archive="openbao-$OPENBAO_VERSION-src.tgz"
+    if ! vendor=$(vendor_dir) || [[ ! -f "$vendor/$archive" ]]; then
+      log "OpenBao: no $archive in ../shared/vendor (or BULWARK_VENDOR_DIR); install the official"
+      log "  OpenBao ${OPENBAO_VERSION#v} release binary at $out/bao (or a Vault binary: same API)."
+      return 0
+    fi
+    log "building OpenBao $OPENBAO_VERSION from $vendor/$archive (about 13 minutes cold)"
+    local tmp; tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
+    mkdir -p "$tmp/openbao" "$out"
+    tar xzf "$vendor/$archive" -C "$tmp/openbao"
+    (cd "$tmp/openbao" && go build -o "$out/bao.tmp" \
+       -ldflags "-s -w -X github.com/openbao/openbao/version.fullVersion=${OPENBAO_VERSION#v}" .) &&
+      mv "$out/bao.tmp" "$out/bao"
+  fi
+  link bao "$out/bao"
+}
+
+# The Pulumi Vault provider plugin the Vault layer runs. Not served as a Go
+# module: built from the vendored provider archive when present; with
+# internet, `pulumi plugin install resource vault $VAULT_PROVIDER_VERSION` does it.
+build_vault_provider() {
+  local out="$TOOLS_DIR/pulumi-resource-vault-v$VAULT_PROVIDER_VERSION"
+  if [[ ! -x "$out/pulumi-resource-vault" ]]; then
+    local vendor archive="pulumi-vault-v$VAULT_PROVIDER_VERSION-provider+upstream-min.tgz"
+    if ! vendor=$(vendor_dir) || [[ ! -f "$vendor/$archive" ]]; then
+      log "pulumi-resource-vault: no $archive in ../shared/vendor (or BULWARK_VENDOR_DIR);"
+      log "  run \`pulumi plugin install resource vault $VAULT_PROVIDER_VERSION\` instead."
+      return 0
+    fi
+    log "building pulumi-resource-vault $VAULT_PROVIDER_VERSION from $vendor/$archive (about 7 minutes cold)"
+    local tmp; tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
+    mkdir -p "$tmp/src" "$out"
+    tar xzf "$vendor/$archive" -C "$tmp/src"
+    (cd "$tmp/src/provider" && go build -o "$out/pulumi-resource-vault.tmp" \
+       -ldflags "-X github.com/pulumi/pulumi-vault/provider/v6/pkg/version.Version=$VAULT_PROVIDER_VERSION" ./cmd/pulumi-resource-vault) &&
+      mv "$out/pulumi-resource-vault.tmp" "$out/pulumi-resource-vault"
+  fi
+  link pulumi-resource-vault "$out/pulumi-resource-vault"
+}
+
+# The External Secrets controller, run out of cluster by the local cluster
+# so that ExternalSecrets become real Secrets. Its main module is served.
+build_external_secrets() {
+  local out="$TOOLS_DIR/external-secrets-$ESO_VERSION"
+  if [[ ! -x "$out/external-secrets" ]]; then
+    log "building the External Secrets controller $ESO_VERSION (about 4 minutes cold)"
+    local dir tmp; dir=$(moddir "github.com/external-secrets/external-secrets@$ESO_VERSION")
+    tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
+    cp -r "$dir" "$tmp/src" && chmod -R u+w "$tmp/src"
+    mkdir -p "$out"
+    (cd "$tmp/src" && go build -trimpath -ldflags='-s -w' -o "$out/external-secrets.tmp" .) &&
+      mv "$out/external-secrets.tmp" "$out/external-secrets"
+  fi
+  link external-secrets "$out/external-secrets"
+}
+
+want=("$@"); (( ${#want[@]} )) || want=(pulumi k8s-provider cluster kwok crds hydra kube-score cert-manager openbao vault-provider external-secrets)
 for t in "${want[@]}"; do
   case "$t" in
     pulumi) build_pulumi ;;
@@ -203,7 +286,10 @@ for t in "${want[@]}"; do
     hydra) build_hydra ;;
     kube-score) build_kube_score ;;
     cert-manager) build_cert_manager ;;
-    *) echo "tools.sh: unknown tool $t (pulumi, k8s-provider, cluster, kwok, crds, hydra, kube-score, cert-manager)" >&2; exit 2 ;;
+    openbao) build_openbao ;;
+    vault-provider) build_vault_provider ;;
+    external-secrets) build_external_secrets ;;
+    *) echo "tools.sh: unknown tool $t (pulumi, k8s-provider, cluster, kwok, crds, hydra, kube-score, cert-manager, openbao, vault-provider, external-secrets)" >&2; exit 2 ;;
   esac
 done
 log "tools ready in $BIN"

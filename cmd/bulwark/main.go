@@ -20,12 +20,11 @@ import (
 
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/infra/datastore"
-	"github.com/bulwark-platform/bulwark/infra/program"
 	"github.com/bulwark-platform/bulwark/internal/harness/localcluster"
 	"github.com/bulwark-platform/bulwark/internal/harness/localstores"
+	"github.com/bulwark-platform/bulwark/internal/harness/localvault"
 	"github.com/bulwark-platform/bulwark/internal/harness/paths"
 	"github.com/bulwark-platform/bulwark/internal/harness/policyreport"
-	"github.com/bulwark-platform/bulwark/internal/harness/stackrun"
 )
 
 func main() {
@@ -82,6 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			fmt.Fprintf(stdout, "local cluster ready at %s\nexport KUBECONFIG=%s\n", c.Server, c.Kubeconfig)
 			printStores(stdout, c)
+			printSecrets(stdout, c)
 			return nil
 		case "down":
 			if err := localcluster.Down(clusterOpts.StateDir); err != nil {
@@ -100,6 +100,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			} else {
 				fmt.Fprintln(stdout, "data stores:", err)
 			}
+			c := &localcluster.Cluster{}
+			if c.Vault, err = localvault.Current(clusterOpts.StateDir); err != nil {
+				c.VaultOff = err.Error()
+			}
+			if !localcluster.Runs(clusterOpts.StateDir, localcluster.ExternalSecrets) {
+				c.ExternalSecretsOff = "not running"
+			}
+			printSecrets(stdout, c)
 			return nil
 		}
 		return errors.New(usage)
@@ -156,67 +164,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := paths.PrependPath(); err != nil {
 			return err
 		}
-		kc := *kubeconfig
-		var stores *program.LocalStores
-		if kc == "" {
-			c, err := localcluster.Up(ctx, clusterOpts)
-			if err != nil {
-				return err
-			}
-			kc = c.Kubeconfig
-			if stores, err = localStores(ctx, root, *stack, c, args[0] == "destroy"); err != nil {
-				return err
-			}
-		}
-		r := &stackrun.Runner{
-			ProjectDir: root,
-			StateDir:   state,
-			Stack:      *stack,
-			Kubeconfig: kc,
-			Stores:     stores,
-			Out:        stdout,
-			Log:        logf,
-		}
-		switch args[0] {
-		case "up":
-			res, err := r.Up(ctx)
-			if err != nil {
-				return err
-			}
-			return stackrun.WriteSummary(stdout, res)
-		case "preview":
-			_, err := r.Preview(ctx)
-			return err
-		default:
-			return r.Destroy(ctx)
-		}
+		return operate(ctx, args[0], operation{root: root, state: state, stack: *stack, kubeconfig: *kubeconfig,
+			cluster: clusterOpts, out: stdout, logf: logf})
 	}
 	return errors.New(usage)
-}
-
-// localStores hands the local cluster's data stores to a stack that
-// uses them (external at port 0, as local and ci have them), after
-// provisioning its data model. An invalid configuration is left to the
-// runner, which reports it whole.
-func localStores(ctx context.Context, root, stack string, c *localcluster.Cluster, destroy bool) (*program.LocalStores, error) {
-	cfg, err := config.LoadStack(root, stack)
-	if err != nil {
-		return nil, nil
-	}
-	if pg, rd := localstores.UsesLocal(cfg); !pg && !rd {
-		return nil, nil
-	}
-	if c.Stores == nil {
-		if destroy {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("stack %s uses the local cluster's data stores (data.postgres/redis.external.port 0), but they are off: %s", stack, c.StoresOff)
-	}
-	stores, err := c.Stores.HandOver(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("stack %s: %w", stack, err)
-	}
-	return stores, nil
 }
 
 // printStores prints where the data stores listen and where their
@@ -230,4 +181,20 @@ func printStores(w io.Writer, c *localcluster.Cluster) {
 	fmt.Fprintf(w, "PostgreSQL at %s (superuser %s, password in %s)\nRedis at %s (users %s: %s, %s: %s)\n",
 		s.Postgres.Address(), localstores.PostgresSuperuser, s.PostgresPasswordFile,
 		s.Redis.Address(), localstores.RedisHarnessUser, s.RedisPasswordFile, localstores.RedisAppUser, s.RedisAppPasswordFile)
+}
+
+// printSecrets prints where OpenBao listens, where its root token is, and
+// whether the External Secrets controller runs.
+func printSecrets(w io.Writer, c *localcluster.Cluster) {
+	if c.Vault == nil {
+		fmt.Fprintln(w, "OpenBao: off:", c.VaultOff)
+	} else {
+		fmt.Fprintf(w, "OpenBao at %s (root token in %s, audit log %s)\nexport BAO_ADDR=%s\n",
+			c.Vault.Address, c.Vault.TokenFile, c.Vault.AuditLog, c.Vault.Address)
+	}
+	if c.ExternalSecretsOff != "" {
+		fmt.Fprintln(w, "External Secrets controller: off:", c.ExternalSecretsOff)
+	} else {
+		fmt.Fprintln(w, "External Secrets controller: running")
+	}
 }

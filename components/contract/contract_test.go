@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	vaultsdk "github.com/pulumi/pulumi-vault/sdk/v6/go/vault"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	securityv1beta1 "istio.io/api/security/v1beta1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -15,14 +16,18 @@ import (
 	"github.com/bulwark-platform/bulwark/components/component"
 	"github.com/bulwark-platform/bulwark/components/datastore"
 	"github.com/bulwark-platform/bulwark/components/edge"
+	"github.com/bulwark-platform/bulwark/components/externalsecrets"
 	"github.com/bulwark-platform/bulwark/components/mesh"
 	"github.com/bulwark-platform/bulwark/components/meshpolicy"
 	"github.com/bulwark-platform/bulwark/components/namespace"
 	"github.com/bulwark-platform/bulwark/components/netpolicy"
 	"github.com/bulwark-platform/bulwark/components/pki"
+	"github.com/bulwark-platform/bulwark/components/vault"
+	"github.com/bulwark-platform/bulwark/components/vaultconfig"
 	"github.com/bulwark-platform/bulwark/components/workload"
 	"github.com/bulwark-platform/bulwark/infra/config"
 	compiled "github.com/bulwark-platform/bulwark/infra/datastore"
+	"github.com/bulwark-platform/bulwark/infra/secrets"
 	"github.com/bulwark-platform/bulwark/internal/fielderr"
 	"github.com/bulwark-platform/bulwark/internal/kinds"
 	"github.com/bulwark-platform/bulwark/internal/testkit/mocktest"
@@ -36,6 +41,44 @@ type entry struct {
 	build      func(ctx *pulumi.Context, name string, p pulumi.ProviderResource, nilArgs bool, mutate func(any)) error
 	// breaks are invalid args: each names the field path it must report.
 	breaks []breakage
+}
+
+// explicitProvider is a provider package and how to register one.
+type explicitProvider struct {
+	pkg  string
+	make func(ctx *pulumi.Context, name string) (pulumi.ProviderResource, error)
+}
+
+// providers are the components whose children take an explicit provider
+// other than Kubernetes's, by package.
+var providers = map[string]explicitProvider{
+	"vaultconfig": {"vault", func(ctx *pulumi.Context, name string) (pulumi.ProviderResource, error) {
+		return vaultsdk.NewProvider(ctx, name, &vaultsdk.ProviderArgs{Address: pulumi.String("http://127.0.0.1:8200"), Token: pulumi.String("t")})
+	}},
+}
+
+// providerType is the type token of the entry's explicit provider.
+func (e entry) providerType() string {
+	if p, ok := providers[e.pkg]; ok {
+		return "pulumi:providers:" + p.pkg
+	}
+	return "pulumi:providers:kubernetes"
+}
+
+// run runs program with the entry's explicit provider, named "k8s" as
+// mocktest.RunWithProvider names Kubernetes's.
+func (e entry) run(program func(ctx *pulumi.Context, p pulumi.ProviderResource) error) (*mocktest.Mocks, error) {
+	ep, ok := providers[e.pkg]
+	if !ok {
+		return mocktest.RunWithProvider("test", program)
+	}
+	return mocktest.Run("test", nil, func(ctx *pulumi.Context) error {
+		p, err := ep.make(ctx, "k8s")
+		if err != nil {
+			return err
+		}
+		return program(ctx, p)
+	})
 }
 
 type breakage struct {
@@ -134,6 +177,41 @@ var entries = []entry{
 		noProvider(func(a *edge.Args) *pulumi.ProviderResource { return &a.Provider }),
 		{func(a any) { a.(*edge.Args).MinTLSVersion = "1.0" }, "minTLSVersion", fielderr.ErrUnsupported},
 	}},
+	{"vault", vault.Token, construct(vault.New, func(p pulumi.ProviderResource) *vault.Args {
+		return &vault.Args{Install: true, Mode: vault.HA, Replicas: 3, Audit: true, Provider: p}
+	}), []breakage{
+		noProvider(func(a *vault.Args) *pulumi.ProviderResource { return &a.Provider }),
+		{func(a any) { a.(*vault.Args).Replicas = 2 }, "replicas", fielderr.ErrOutOfRange},
+		{func(a any) { a.(*vault.Args).ExternalAddress = "https://vault.example.com" }, "externalAddress", fielderr.ErrConflict},
+	}},
+	{"externalsecrets", externalsecrets.Token, construct(externalsecrets.New, func(p pulumi.ProviderResource) *externalsecrets.Args {
+		cfg := config.Defaults(config.Dev)
+		set, err := secrets.Compile(cfg)
+		if err != nil {
+			panic(err) // the dev defaults compile; a test failure says where
+		}
+		ns := map[string]pulumi.StringInput{}
+		for _, s := range set.Stores {
+			ns[s.Namespace] = pulumi.String(s.Namespace)
+		}
+		return &externalsecrets.Args{Install: true, Stores: set.Stores, ExternalSecrets: set.ExternalSecrets, Namespaces: ns, Provider: p}
+	}), []breakage{
+		noProvider(func(a *externalsecrets.Args) *pulumi.ProviderResource { return &a.Provider }),
+		{func(a any) { a.(*externalsecrets.Args).ExternalSecrets[0].Spec.RefreshInterval = nil }, "externalSecrets[0].refreshInterval", fielderr.ErrRequired},
+	}},
+	{"vaultconfig", vaultconfig.Token, construct(vaultconfig.New, func(p pulumi.ProviderResource) *vaultconfig.Args {
+		set, err := secrets.Compile(config.Defaults(config.Dev))
+		if err != nil {
+			panic(err) // the dev defaults compile; a test failure says where
+		}
+		return &vaultconfig.Args{Plan: set.Plan, KubernetesHost: pulumi.String("https://kubernetes.default.svc"),
+			PostgresPasswords: map[string]pulumi.StringInput{set.Plan.Database.Connections[0].Name: pulumi.String("pw")},
+			RedisPassword:     pulumi.String("pw"), Provider: p}
+	}), []breakage{
+		noProvider(func(a *vaultconfig.Args) *pulumi.ProviderResource { return &a.Provider }),
+		{func(a any) { a.(*vaultconfig.Args).Plan.Roles[0].Namespace = "*" }, "plan.roles[0].namespace", fielderr.ErrForbidden},
+		{func(a any) { a.(*vaultconfig.Args).RedisPassword = nil }, "redisPassword", fielderr.ErrRequired},
+	}},
 }
 
 // Every package under components/ that defines a component is in the table.
@@ -161,7 +239,7 @@ func TestComponentContract(t *testing.T) {
 				t.Errorf("token %q: module %q (%v), want %q", e.token, module, err, e.pkg)
 			}
 			const name = "under-test"
-			m, err := mocktest.RunWithProvider("test", func(ctx *pulumi.Context, p pulumi.ProviderResource) error {
+			m, err := e.run(func(ctx *pulumi.Context, p pulumi.ProviderResource) error {
 				return e.build(ctx, name, p, false, nil)
 			})
 			if err != nil {
@@ -171,7 +249,7 @@ func TestComponentContract(t *testing.T) {
 			comps, children := 0, 0
 			for _, r := range m.All() {
 				switch {
-				case r.Type == "pulumi:providers:kubernetes":
+				case r.Type == e.providerType():
 				case r.Type == e.token:
 					comps++
 					if r.Name != name {
@@ -182,7 +260,7 @@ func TestComponentContract(t *testing.T) {
 					if r.Parent != urn {
 						t.Errorf("%s %s: parent %q, want the component", r.Type, r.Name, r.Parent)
 					}
-					if r.Custom && !strings.Contains(r.Provider, "pulumi:providers:kubernetes::k8s::") {
+					if r.Custom && !strings.Contains(r.Provider, e.providerType()+"::k8s::") {
 						t.Errorf("%s %s: provider %q, want the explicit one", r.Type, r.Name, r.Provider)
 					}
 					if !strings.HasPrefix(r.Name, name+"-") {
@@ -201,7 +279,7 @@ func TestComponentContract(t *testing.T) {
 		t.Run(e.pkg+"/invalid args register nothing", func(t *testing.T) {
 			cases := append([]breakage{{nil, "args", fielderr.ErrRequired}}, e.breaks...)
 			for _, b := range cases {
-				m, err := mocktest.RunWithProvider("test", func(ctx *pulumi.Context, p pulumi.ProviderResource) error {
+				m, err := e.run(func(ctx *pulumi.Context, p pulumi.ProviderResource) error {
 					return e.build(ctx, "bad", p, b.mutate == nil, b.mutate)
 				})
 				if err == nil {
@@ -213,7 +291,7 @@ func TestComponentContract(t *testing.T) {
 					t.Errorf("error %q does not report %v at %q", err, b.kind, want)
 				}
 				for _, r := range m.All() {
-					if r.Type != "pulumi:providers:kubernetes" {
+					if r.Type != e.providerType() {
 						t.Errorf("%s: registered %s %s", b.path, r.Type, r.Name)
 					}
 				}

@@ -1,6 +1,8 @@
-// Package meshpolicy provides MeshSecurity: Istio PeerAuthentications and
-// AuthorizationPolicies, refusing anything that would weaken the mesh (a
-// PeerAuthentication that is not STRICT, a wildcard or missing principal).
+// Package meshpolicy provides MeshSecurity: Istio PeerAuthentications,
+// AuthorizationPolicies and the ServiceEntries of external services a
+// REGISTRY_ONLY mesh may reach, refusing anything that would weaken the
+// mesh (a PeerAuthentication that is not STRICT, a wildcard or missing
+// principal, an entry for a wildcard host or visible to every namespace).
 package meshpolicy
 
 import (
@@ -8,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
 	securityv1beta1 "istio.io/api/security/v1beta1"
 
 	"github.com/bulwark-platform/bulwark/components/component"
@@ -23,6 +26,9 @@ const Token = "bulwark:meshpolicy:MeshSecurity"
 type Args struct {
 	PeerAuthentications   []kinds.Object[*securityv1beta1.PeerAuthentication]
 	AuthorizationPolicies []kinds.Object[*securityv1beta1.AuthorizationPolicy]
+	// ServiceEntries are external services sidecars may reach (an
+	// external Vault).
+	ServiceEntries []kinds.Object[*networkingv1alpha3.ServiceEntry]
 	// DependsOn orders the policies after what they need (namespaces,
 	// the mesh's CRDs).
 	DependsOn []pulumi.Resource
@@ -84,6 +90,21 @@ func (a *Args) validate() error {
 			}
 		}
 	}
+	for i, se := range a.ServiceEntries {
+		path := fmt.Sprintf("serviceEntries[%d]", i)
+		name(path, "ServiceEntry", se.Namespace, se.Name)
+		for _, h := range se.Spec.GetHosts() {
+			if strings.Contains(h, "*") {
+				l.Add(fielderr.ErrForbidden, path+".hosts", "%s/%s names wildcard host %q", se.Namespace, se.Name, h)
+			}
+		}
+		if x := se.Spec.GetExportTo(); len(x) != 1 || x[0] != "." {
+			l.Add(fielderr.ErrForbidden, path+".exportTo", "%s/%s must be visible in its own namespace only (exportTo: [\".\"]), got %v", se.Namespace, se.Name, x)
+		}
+		if se.Spec.GetLocation() != networkingv1alpha3.ServiceEntry_MESH_EXTERNAL {
+			l.Add(fielderr.ErrForbidden, path+".location", "%s/%s must be MESH_EXTERNAL", se.Namespace, se.Name)
+		}
+	}
 	component.RequireProvider(&l, a.Provider)
 	return l.Err()
 }
@@ -102,7 +123,10 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err := kobject.RegisterAll(ctx, name+"-ap", kinds.AuthorizationPolicy, a.AuthorizationPolicies, child...); err != nil {
 		return nil, err
 	}
-	c.Count = pulumi.Int(len(a.PeerAuthentications) + len(a.AuthorizationPolicies)).ToIntOutput()
+	if err := kobject.RegisterAll(ctx, name+"-se", kinds.ServiceEntry, a.ServiceEntries, child...); err != nil {
+		return nil, err
+	}
+	c.Count = pulumi.Int(len(a.PeerAuthentications) + len(a.AuthorizationPolicies) + len(a.ServiceEntries)).ToIntOutput()
 	if err := component.Finish(ctx, c, pulumi.Map{"count": c.Count}); err != nil {
 		return nil, err
 	}

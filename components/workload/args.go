@@ -6,7 +6,9 @@
 package workload
 
 import (
+	"fmt"
 	"maps"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -68,12 +70,37 @@ type Args struct {
 	TopologySpread string
 	// Env are extra container environment variables.
 	Env map[string]string
+	// SecretEnv are variables read from one key of a Secret of the
+	// namespace (an ExternalSecret's target, say).
+	SecretEnv map[string]SecretKeyRef
+	// SecretVolumes mount Secrets read-only into the container, every key
+	// a file. No subPath: the kubelet swaps the files when the Secret
+	// changes, which is how a rotated secret reaches a running service.
+	SecretVolumes []SecretVolume
+	// TokenVolume is a projected service-account token for an audience
+	// other than the API server's, mounted in no container of the spec:
+	// the injected Vault agent logs in with it.
+	TokenVolume *TokenVolume
 	// Labels are extra labels on every object.
 	Labels map[string]string
 	// PodAnnotations are set on the pod template (mesh settings, say).
 	PodAnnotations map[string]string
 	// Provider is the Kubernetes provider; required.
 	Provider pulumi.ProviderResource
+}
+
+// SecretKeyRef is one key of a Secret.
+type SecretKeyRef struct{ Secret, Key string }
+
+// SecretVolume is a Secret mounted at MountPath.
+type SecretVolume struct{ Secret, MountPath string }
+
+// TokenVolume is a projected service-account token volume.
+type TokenVolume struct {
+	Name, Audience, Path string
+	// ExpirationSeconds: the kubelet renews the token at 80 % of it; at
+	// least 600 (the API server's minimum).
+	ExpirationSeconds int64
 }
 
 // Resources are CPU, memory and ephemeral-storage requests and limits as
@@ -106,6 +133,8 @@ func (a *Args) withDefaults() *Args {
 	out.Env = maps.Clone(a.Env)
 	out.Labels = maps.Clone(a.Labels)
 	out.PodAnnotations = maps.Clone(a.PodAnnotations)
+	out.SecretEnv = maps.Clone(a.SecretEnv)
+	out.SecretVolumes = slices.Clone(a.SecretVolumes)
 	if out.ServiceAccount == "" {
 		out.ServiceAccount = out.Name
 	}
@@ -241,6 +270,43 @@ func (a *Args) validate() error {
 			l.Add(fielderr.ErrInvalid, "env."+k, "not a valid environment variable name")
 		}
 	}
+	for _, k := range slices.Sorted(maps.Keys(a.SecretEnv)) {
+		ref := a.SecretEnv[k]
+		switch {
+		case !envName.MatchString(k):
+			l.Add(fielderr.ErrInvalid, "secretEnv."+k, "not a valid environment variable name")
+		case a.Env[k] != "":
+			l.Add(fielderr.ErrConflict, "secretEnv."+k, "is also a literal variable (env.%s)", k)
+		case len(validation.IsDNS1123Subdomain(ref.Secret)) > 0 || ref.Key == "":
+			l.Add(fielderr.ErrInvalid, "secretEnv."+k, "must name a Secret and a key, got %q and %q", ref.Secret, ref.Key)
+		}
+	}
+	mounts := map[string]int{"/tmp": -1}
+	for i, v := range a.SecretVolumes {
+		p := fmt.Sprintf("secretVolumes[%d]", i)
+		if len(validation.IsDNS1123Subdomain(v.Secret)) > 0 {
+			l.Add(fielderr.ErrInvalid, p+".secret", "%q is not a Secret name", v.Secret)
+		}
+		clean := path.Clean(v.MountPath)
+		switch j, dup := mounts[clean]; {
+		case !path.IsAbs(v.MountPath) || clean != v.MountPath:
+			l.Add(fielderr.ErrInvalid, p+".mountPath", "%q is not a clean absolute path", v.MountPath)
+		case dup:
+			l.Add(fielderr.ErrDuplicate, p+".mountPath", "%s is also mounted by %s", v.MountPath, mountName(j))
+		}
+		mounts[clean] = i
+	}
+	if t := a.TokenVolume; t != nil {
+		if len(validation.IsDNS1123Label(t.Name)) > 0 || t.Name == "tmp" {
+			l.Add(fielderr.ErrInvalid, "tokenVolume.name", "%q is not a free volume name", t.Name)
+		}
+		if t.Audience == "" || t.Path == "" {
+			l.Add(fielderr.ErrRequired, "tokenVolume", "needs an audience and a path")
+		}
+		if t.ExpirationSeconds < 600 {
+			l.Add(fielderr.ErrOutOfRange, "tokenVolume.expirationSeconds", "must be at least 600, got %d", t.ExpirationSeconds)
+		}
+	}
 	for _, k := range slices.Sorted(maps.Keys(a.Labels)) {
 		if slices.Contains([]string{naming.NameLabel, naming.InstanceLabel}, k) {
 			l.Add(fielderr.ErrForbidden, "labels."+k, "is the selector label, set from name")
@@ -258,4 +324,11 @@ func PullPolicy(image string) string {
 		return "IfNotPresent"
 	}
 	return "Always"
+}
+
+func mountName(i int) string {
+	if i < 0 {
+		return "the /tmp scratch volume"
+	}
+	return fmt.Sprintf("secretVolumes[%d]", i)
 }

@@ -185,6 +185,34 @@ func podSpec(a *Args, serviceAccount pulumi.StringInput, selector map[string]str
 	for _, k := range slices.Sorted(maps.Keys(a.Env)) {
 		env = append(env, &corev1.EnvVarArgs{Name: pulumi.String(k), Value: pulumi.String(a.Env[k])})
 	}
+	for _, k := range slices.Sorted(maps.Keys(a.SecretEnv)) {
+		ref := a.SecretEnv[k]
+		env = append(env, &corev1.EnvVarArgs{Name: pulumi.String(k), ValueFrom: &corev1.EnvVarSourceArgs{
+			SecretKeyRef: &corev1.SecretKeySelectorArgs{Name: pulumi.String(ref.Secret), Key: pulumi.String(ref.Key)}}})
+	}
+	mounts := corev1.VolumeMountArray{
+		&corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
+	}
+	volumes := corev1.VolumeArray{
+		// A read-only root filesystem still needs a scratch directory.
+		// Its size counts against the ephemeral-storage limit, which
+		// validation keeps above it.
+		&corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String(a.TmpSize)}},
+	}
+	for i, v := range a.SecretVolumes {
+		name := pulumi.String(fmt.Sprintf("secret-%d", i))
+		mounts = append(mounts, &corev1.VolumeMountArgs{Name: name, MountPath: pulumi.String(v.MountPath), ReadOnly: pulumi.Bool(true)})
+		volumes = append(volumes, &corev1.VolumeArgs{Name: name, Secret: &corev1.SecretVolumeSourceArgs{
+			// Owner-readable only: the container runs as the pod's user.
+			SecretName: pulumi.String(v.Secret), DefaultMode: pulumi.Int(0o400)}})
+	}
+	if t := a.TokenVolume; t != nil {
+		volumes = append(volumes, &corev1.VolumeArgs{Name: pulumi.String(t.Name), Projected: &corev1.ProjectedVolumeSourceArgs{
+			Sources: corev1.VolumeProjectionArray{&corev1.VolumeProjectionArgs{ServiceAccountToken: &corev1.ServiceAccountTokenProjectionArgs{
+				Audience: pulumi.String(t.Audience), ExpirationSeconds: pulumi.Int(int(t.ExpirationSeconds)), Path: pulumi.String(t.Path)}}},
+			DefaultMode: pulumi.Int(0o400),
+		}})
+	}
 	probe := func(path string, period, failures int) *corev1.ProbeArgs {
 		return &corev1.ProbeArgs{
 			HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String(path), Port: pulumi.String("http")},
@@ -257,16 +285,9 @@ func podSpec(a *Args, serviceAccount pulumi.StringInput, selector map[string]str
 				Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.ToStringArray([]string{"ALL"})},
 				SeccompProfile:           &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
 			},
-			VolumeMounts: corev1.VolumeMountArray{
-				&corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
-			},
+			VolumeMounts: mounts,
 		}},
-		Volumes: corev1.VolumeArray{
-			// A read-only root filesystem still needs a scratch directory.
-			// Its size counts against the ephemeral-storage limit, which
-			// validation keeps above it.
-			&corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String(a.TmpSize)}},
-		},
+		Volumes: volumes,
 	}
 }
 

@@ -56,7 +56,9 @@ type Config struct {
 	Certificates  Certificates
 	Edge          Edge
 	Data          Data
-	Graph         graph.Graph
+	// ExternalSecrets configures the External Secrets Operator.
+	ExternalSecrets ExternalSecrets
+	Graph           graph.Graph
 }
 
 // Data configures the services' data stores.
@@ -304,12 +306,6 @@ func (p Peer) Address() string {
 	return fmt.Sprintf("%s.%s.svc:%d", p.Service, p.Namespace, p.Port)
 }
 
-// Vault selects how the secrets store runs.
-type Vault struct {
-	Mode     string `json:"mode"`
-	Replicas int    `json:"replicas"`
-}
-
 // Install says which third-party parts Bulwark installs. false adopts an
 // installation that already runs in the cluster.
 type Install struct {
@@ -327,7 +323,6 @@ type Install struct {
 var (
 	VPAModes                = []string{"Off", "Initial", "Recreate", "InPlaceOrRecreate"}
 	TopologySpreads         = []string{"ScheduleAnyway", "DoNotSchedule"}
-	VaultModes              = []string{"dev", "ha"}
 	OutboundTrafficPolicies = []string{"REGISTRY_ONLY", "ALLOW_ANY"}
 )
 
@@ -356,6 +351,7 @@ var keys = []key{
 	{"certificates", func(c *Config) any { return &c.Certificates }, false},
 	{"edge", func(c *Config) any { return &c.Edge }, false},
 	{"data", func(c *Config) any { return &c.Data }, false},
+	{"externalSecrets", func(c *Config) any { return &c.ExternalSecrets }, false},
 	{"graph", func(c *Config) any { return &c.Graph }, true},
 }
 
@@ -458,18 +454,8 @@ func (c *Config) Validate() error {
 		bad(fielderr.ErrConflict, "certificates.istioCSR", "needs install.istio: the CA of a mesh Bulwark adopts is not Bulwark's to change")
 	}
 	c.Edge.validate(c.Environment, &c.Graph, bad)
-	if !slices.Contains(VaultModes, c.Vault.Mode) {
-		bad(fielderr.ErrUnsupported, "vault.mode", "%q is not one of %s", c.Vault.Mode, strings.Join(VaultModes, ", "))
-	}
-	switch {
-	case c.Vault.Mode == "dev" && c.Vault.Replicas != 1:
-		bad(fielderr.ErrOutOfRange, "vault.replicas", "dev mode runs exactly 1 replica, got %d", c.Vault.Replicas)
-	case c.Vault.Mode == "ha" && (c.Vault.Replicas < 3 || c.Vault.Replicas%2 == 0):
-		bad(fielderr.ErrOutOfRange, "vault.replicas", "ha mode (raft) needs an odd number of at least 3 replicas, got %d", c.Vault.Replicas)
-	}
-	if c.Environment == Prod && c.Vault.Mode == "dev" {
-		bad(fielderr.ErrForbidden, "vault.mode", "dev mode keeps secrets in memory unsealed and is refused in prod")
-	}
+	c.Vault.validate(c.Environment, c.Install.Vault, bad)
+	c.ExternalSecrets.validate(c.Install.ExternalSecrets, bad)
 	c.Data.validate(c.Environment, bad)
 	if c.Install.Replicas < 1 {
 		bad(fielderr.ErrOutOfRange, "install.replicas", "must be at least 1, got %d", c.Install.Replicas)

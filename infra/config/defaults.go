@@ -45,9 +45,24 @@ func Defaults(env Environment) *Config {
 				PodLabels: map[string]string{"app.kubernetes.io/name": "opentelemetry-collector"}, Port: 4317},
 			OutboundTrafficPolicy: "ALLOW_ANY",
 		},
-		Vault:        Vault{Mode: "ha", Replicas: 3},
-		Install:      Install{Istio: true, CertManager: true, Vault: true, ExternalSecrets: true, Observability: true, Replicas: 2},
-		Certificates: Certificates{RootCADuration: 365 * day, LeafDuration: 30 * day, Issuer: CAIssuer},
+		Vault: Vault{
+			Distribution: "openbao", Mode: "ha", Replicas: 3, Namespace: "vault",
+			Storage:    Storage{Size: "10Gi"},
+			PathPrefix: "bulwark/" + string(env),
+			Kubernetes: VaultKubernetes{
+				Host:     "https://kubernetes.default.svc",
+				Issuer:   "https://kubernetes.default.svc.cluster.local",
+				Audience: "vault",
+			},
+			// Agents log in again well before a token ends; a day-long
+			// credential is what Vault is here to end.
+			Token:    TTLs{TTL: time.Hour, MaxTTL: 4 * time.Hour},
+			Database: TTLs{TTL: time.Hour, MaxTTL: 24 * time.Hour},
+			Audit:    true,
+		},
+		ExternalSecrets: ExternalSecrets{Namespace: "external-secrets", RefreshInterval: 5 * time.Minute},
+		Install:         Install{Istio: true, CertManager: true, Vault: true, ExternalSecrets: true, Observability: true, Replicas: 2},
+		Certificates:    Certificates{RootCADuration: 365 * day, LeafDuration: 30 * day, Issuer: CAIssuer},
 		Edge: Edge{
 			Hosts:         []string{"api." + string(env) + ".bulwark.example.com"},
 			MinTLSVersion: "1.2",
@@ -91,6 +106,14 @@ func Defaults(env Environment) *Config {
 		c.Data.Postgres.External = External{Host: "127.0.0.1", CIDR: "127.0.0.1/32"}
 		c.Data.Redis.Install = false
 		c.Data.Redis.External = External{Host: "127.0.0.1", CIDR: "127.0.0.1/32"}
+		// OpenBao runs in dev mode beside the local cluster, an external
+		// Vault like a managed one; the runner hands over its port and the
+		// cluster's API server and token issuer.
+		c.Vault = Vault{Distribution: "openbao", Mode: "dev", Replicas: 1, Namespace: "vault",
+			External: External{Host: "127.0.0.1", CIDR: "127.0.0.1/32"}, PathPrefix: c.Vault.PathPrefix,
+			Kubernetes: VaultKubernetes{Issuer: c.Vault.Kubernetes.Issuer, Audience: "vault"},
+			Token:      TTLs{TTL: 10 * time.Minute, MaxTTL: time.Hour}, Database: c.Vault.Database}
+		c.ExternalSecrets.RefreshInterval = 15 * time.Second
 	}
 	switch env {
 	case Local:
@@ -99,19 +122,23 @@ func Defaults(env Environment) *Config {
 		c.Workloads.Autoscaling.MinReplicas, c.Workloads.Autoscaling.MaxReplicas = 1, 3
 		// One replica may go: a minAvailable of 1 would block every drain.
 		c.Workloads.DisruptionBudget = DisruptionBudget{MaxUnavailable: 1}
-		c.Vault = Vault{Mode: "dev", Replicas: 1}
 		// The embedded local cluster (kwok nodes) can't run webhooks or
 		// controllers: it holds the add-ons' CRDs and namespaces, so the
 		// local stack adopts them. On kind, set bulwark:install to true.
 		c.Install = Install{Replicas: 1}
 	case CI:
 		c.Workloads.Autoscaling.MaxReplicas = 4
-		c.Vault = Vault{Mode: "dev", Replicas: 1}
+		// Short leases make the stack check see credentials rotate and
+		// old roles revoked within a minute; a rotated static secret
+		// reaches its Secret within 10 s.
+		c.Vault.Database = TTLs{TTL: 20 * time.Second, MaxTTL: 20 * time.Second}
+		c.ExternalSecrets.RefreshInterval = 10 * time.Second
 		// Chart repositories can't be reached from CI: adopt what the test installs.
 		c.Install = Install{Replicas: 2}
 	case Dev:
 		c.Observability.TraceSamplingRatio = 0.5
 		c.Data.Postgres.Backup.RetentionPolicy = "7d"
+		c.ExternalSecrets.RefreshInterval = time.Minute
 		c.Certificates.RootCADuration, c.Certificates.LeafDuration = 90*day, 7*day
 	case Staging:
 		c.Observability.TraceSamplingRatio = 0.2
@@ -132,7 +159,10 @@ func Defaults(env Environment) *Config {
 		c.Workloads.DisruptionBudget = DisruptionBudget{MinAvailable: 2}
 		c.Observability.TraceSamplingRatio = 0.05
 		c.Mesh.OutboundTrafficPolicy = "REGISTRY_ONLY"
-		c.Vault = Vault{Mode: "ha", Replicas: 5}
+		c.Vault.Replicas = 5
+		c.Vault.Storage.Size = "20Gi"
+		c.Vault.Token = TTLs{TTL: 30 * time.Minute, MaxTTL: 2 * time.Hour}
+		c.ExternalSecrets.RefreshInterval = 15 * time.Minute
 		c.Install.Replicas = 3
 		c.Certificates.RootCADuration, c.Certificates.LeafDuration = 5*365*day, 90*day
 		c.Edge.MinTLSVersion = "1.3"

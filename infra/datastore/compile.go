@@ -128,7 +128,10 @@ func compilePostgres(dbs []Database, p config.Postgres) (*InstalledPostgres, []C
 		roles := []cnpgv1.RoleConfiguration{{
 			Name: p.ManagementRole, Ensure: cnpgv1.EnsurePresent, Login: true, CreateRole: true,
 			// Administers the owner roles without their privileges.
-			Inherit:        ptr(false),
+			Inherit: ptr(false),
+			// pg_signal_backend: the revocation statements end a lapsed
+			// role's sessions before dropping it (infra/secrets).
+			InRoles:        []string{"pg_signal_backend"},
 			Comment:        "Vault's database engine: creates and revokes the services' short-lived roles",
 			PasswordSecret: &cnpgv1.LocalObjectReference{Name: RoleSecret(name, p.ManagementRole)},
 		}}
@@ -245,7 +248,7 @@ func roleSecret(cluster, ns, role string) GeneratedSecret {
 }
 
 func originLabels(service string) map[string]string {
-	return map[string]string{naming.PartOfLabel: naming.PartOf, "bulwark.dev/service": service}
+	return map[string]string{naming.PartOfLabel: naming.PartOf, naming.ServiceLabel: service}
 }
 
 func requirements(r config.Resources) (corev1.ResourceRequirements, error) {

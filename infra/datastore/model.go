@@ -69,6 +69,9 @@ func ProvisionScript(dbs []Database, managementRole string) string {
 	// connect to no service's database.
 	role(managementRole, "LOGIN NOINHERIT CREATEROLE NOSUPERUSER NOCREATEDB NOREPLICATION")
 	fmt.Fprintf(&b, "ALTER ROLE %s NOINHERIT;\n", ident(managementRole))
+	// Vault's revocation statements end a lapsed role's sessions as
+	// pg_signal_backend before dropping it (infra/secrets).
+	fmt.Fprintf(&b, "GRANT pg_signal_backend TO %s;\n", ident(managementRole))
 	for _, db := range dbs {
 		fmt.Fprintf(&b, "\n-- %s\n", db.Service)
 		role(db.Owner, "LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION")

@@ -12,10 +12,9 @@ func Default() Graph {
 			Redis:    name != "payment",
 			Postgres: postgres,
 			Calls:    calls,
-			Secrets: []Secret{
-				{Name: "database", Keys: []string{"username", "password", "database", "host", "port"}},
-				{Name: "oauth-client", Keys: []string{"client_id", "client_secret"}},
-			},
+			// Each service is a confidential OAuth client; its database and
+			// Redis logins follow from postgres and redis.
+			Secrets: []Secret{{Name: OAuthClientSecret}},
 		}
 	}
 	return Graph{

@@ -8,6 +8,7 @@ package graph
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -74,10 +75,58 @@ type Call struct {
 	Scopes  []string `json:"scopes"`
 }
 
-// Secret is a secret a service reads from a file.
+// Secret is a static secret a service reads from files: one of
+// StaticSecrets, kept in Vault's KV store at the service's own path and
+// synced into a Kubernetes Secret of the service's namespace. Keys picks
+// some of the secret's keys; empty means all of them.
 type Secret struct {
 	Name string   `json:"name"`
 	Keys []string `json:"keys"`
+}
+
+// StaticSecrets are the static secrets a service may name, with their keys.
+// The platform knows how each is seeded and what reads it, so a name
+// outside this list is an error, not a Secret nothing fills.
+// (The database credentials and the Redis login follow from `postgres`
+// and `redis`; they are not listed.)
+var StaticSecrets = map[string][]string{
+	// The service's confidential OAuth client (client credentials grant).
+	OAuthClientSecret: {"client_id", "client_secret"},
+}
+
+// Names of the secrets the platform provides.
+const (
+	OAuthClientSecret = "oauth-client"
+	// DatabaseSecret is the dynamic PostgreSQL login of a service with
+	// postgres: true (Vault's database engine, rendered by the agent).
+	DatabaseSecret = "database"
+	// RedisSecret is the Redis login of a service with redis: true.
+	RedisSecret = "redis"
+)
+
+// SecretKeys returns the keys of a service's static secret: those it
+// picks, or all of the secret's.
+func (s Secret) SecretKeys() []string {
+	if len(s.Keys) > 0 {
+		return s.Keys
+	}
+	if s.Name == RedisSecret {
+		return RedisSecretKeys
+	}
+	return StaticSecrets[s.Name]
+}
+
+// RedisSecretKeys are the keys of the Redis login.
+var RedisSecretKeys = []string{"username", "password"}
+
+// StaticSecretsOf lists the service's static secrets: those it names,
+// then its Redis login when it uses Redis.
+func (s *Service) StaticSecretsOf() []Secret {
+	out := slices.Clone(s.Secrets)
+	if s.Redis {
+		out = append(out, Secret{Name: RedisSecret})
+	}
+	return out
 }
 
 // Edge is everything one caller may ask of one callee: their identities
@@ -193,10 +242,9 @@ func (g *Graph) Callers(name string) []Edge {
 }
 
 var (
-	scopeRe     = regexp.MustCompile(`^[A-Za-z0-9_.:\-]+$`)
-	secretKeyRe = regexp.MustCompile(`^[-._a-zA-Z0-9]+$`)
-	digestRe    = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-	pathRe      = regexp.MustCompile(`^/[A-Za-z0-9._~!$&'()+,;=:@/%\-]*\*?$`)
+	scopeRe  = regexp.MustCompile(`^[A-Za-z0-9_.:\-]+$`)
+	digestRe = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	pathRe   = regexp.MustCompile(`^/[A-Za-z0-9._~!$&'()+,;=:@/%\-]*\*?$`)
 )
 
 // HTTPMethods are the methods a call may name.
@@ -265,15 +313,25 @@ func (g *Graph) Validate(prefix string) error {
 		if strings.TrimSpace(s.Image) == "" || strings.ContainsAny(s.Image, " \t\n") {
 			bad(fielderr.ErrInvalid, p+".image", "must be a container image reference, got %q", s.Image)
 		}
+		named := map[string]int{}
 		for j, sec := range s.Secrets {
 			sp := fmt.Sprintf("%s.secrets[%d]", p, j)
-			checkLabel(sp+".name", sec.Name)
-			if len(sec.Keys) == 0 {
-				bad(fielderr.ErrRequired, sp+".keys", "must name at least one key")
+			known, ok := StaticSecrets[sec.Name]
+			switch {
+			case sec.Name == DatabaseSecret || sec.Name == RedisSecret:
+				bad(fielderr.ErrForbidden, sp+".name", "%q follows from the service's %s: true; don't list it", sec.Name, map[string]string{DatabaseSecret: "postgres", RedisSecret: "redis"}[sec.Name])
+				continue
+			case !ok:
+				bad(fielderr.ErrUnknown, sp+".name", "unknown secret %q (known: %s)", sec.Name, strings.Join(slices.Sorted(maps.Keys(StaticSecrets)), ", "))
+				continue
 			}
+			if k, dup := named[sec.Name]; dup {
+				bad(fielderr.ErrDuplicate, sp+".name", "%q is also %s.secrets[%d]", sec.Name, p, k)
+			}
+			named[sec.Name] = j
 			for k, key := range sec.Keys {
-				if !secretKeyRe.MatchString(key) {
-					bad(fielderr.ErrInvalid, fmt.Sprintf("%s.keys[%d]", sp, k), "%q is not a valid secret key", key)
+				if !slices.Contains(known, key) {
+					bad(fielderr.ErrUnknown, fmt.Sprintf("%s.keys[%d]", sp, k), "%q is not a key of %s (its keys: %s)", key, sec.Name, strings.Join(known, ", "))
 				}
 			}
 		}

@@ -22,8 +22,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/bulwark-platform/bulwark/infra/config"
-	"github.com/bulwark-platform/bulwark/infra/datastore"
 	"github.com/bulwark-platform/bulwark/infra/graph"
+	"github.com/bulwark-platform/bulwark/infra/peers"
 	"github.com/bulwark-platform/bulwark/internal/kinds"
 	"github.com/bulwark-platform/bulwark/internal/naming"
 )
@@ -54,9 +54,9 @@ func EdgeID(e graph.Edge) string {
 	return naming.EdgeID(e.From.Name, e.From.Namespace, e.To.Name, e.To.Namespace)
 }
 
-// Compile turns a validated graph, mesh and data configuration into policy.
-func Compile(g *graph.Graph, m config.Mesh, d config.Data) Set {
-	stores := datastore.Peers(g, d)
+// Compile turns a validated graph, the mesh configuration and the
+// services' platform peers (peers.Of: data stores and Vault) into policy.
+func Compile(g *graph.Graph, m config.Mesh, stores peers.Set) Set {
 	var s Set
 	s.PeerAuthentications = append(s.PeerAuthentications, strictMTLS(m.RootNamespace))
 	for _, ns := range g.Namespaces() {
@@ -212,9 +212,9 @@ func edgeNetworkPolicies(g *graph.Graph, e graph.Edge) []NetworkPolicy {
 }
 
 // serviceNetworkPolicies: Prometheus scrapes the metrics port; the service
-// reaches the data stores it uses (datastore.Peers: its PostgreSQL and
-// Redis, in the cluster or at an external address), nothing else.
-func serviceNetworkPolicies(svc *graph.Service, m config.Mesh, stores []datastore.Peer) []NetworkPolicy {
+// reaches its platform peers (peers.Of: its PostgreSQL, Redis and Vault,
+// in the cluster or at an external address), nothing else.
+func serviceNetworkPolicies(svc *graph.Service, m config.Mesh, stores []peers.Peer) []NetworkPolicy {
 	pods := naming.SelectorLabels(svc.Name)
 	scrape := netpol(svc.Name+"-from-prometheus", svc.Namespace, map[string]string{PeerLabel: "prometheus"}, pods, networkingv1.PolicyTypeIngress)
 	scrape.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-platform/bulwark/infra/config"
+	"github.com/bulwark-platform/bulwark/infra/peers"
 	"github.com/bulwark-platform/bulwark/internal/testkit/golden"
 )
 
@@ -12,6 +13,6 @@ import (
 // go test ./infra/policy -run TestGoldenPolicySets -update rewrites them.
 func TestGoldenPolicySets(t *testing.T) {
 	golden.PerStack(t, filepath.Join("..", ".."), func(cfg *config.Config) ([]byte, error) {
-		return Compile(&cfg.Graph, cfg.Mesh, cfg.Data).Manifests()
+		return Compile(&cfg.Graph, cfg.Mesh, peers.Of(cfg)).Manifests()
 	})
 }

@@ -11,8 +11,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/bulwark-platform/bulwark/infra/config"
-	"github.com/bulwark-platform/bulwark/infra/datastore"
 	"github.com/bulwark-platform/bulwark/infra/graph"
+	"github.com/bulwark-platform/bulwark/infra/peers"
 )
 
 func compileEnv(t *testing.T, env config.Environment) (*config.Config, Set) {
@@ -21,7 +21,7 @@ func compileEnv(t *testing.T, env config.Environment) (*config.Config, Set) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	return cfg, Compile(&cfg.Graph, cfg.Mesh, cfg.Data)
+	return cfg, Compile(&cfg.Graph, cfg.Mesh, peers.Of(cfg))
 }
 
 func TestEveryNamespaceIsLockedDown(t *testing.T) {
@@ -150,7 +150,7 @@ func TestNoWildcardsAndNoOpenEgress(t *testing.T) {
 					t.Errorf("%s: %s/%s allows egress to everywhere", env, np.Namespace, np.Name)
 				}
 				for _, p := range rule.To {
-					if p.IPBlock != nil && !slices.Contains(slices.Concat(cfg.Mesh.EgressCIDRs, datastore.CIDRs(cfg.Data)), p.IPBlock.CIDR) {
+					if p.IPBlock != nil && !slices.Contains(slices.Concat(cfg.Mesh.EgressCIDRs, peers.Of(cfg).CIDRs()), p.IPBlock.CIDR) {
 						t.Errorf("%s: %s/%s allows undeclared CIDR %s", env, np.Namespace, np.Name, p.IPBlock.CIDR)
 					}
 					if p.NamespaceSelector != nil && len(p.NamespaceSelector.MatchLabels) == 0 {
@@ -170,7 +170,7 @@ func TestNoWildcardsAndNoOpenEgress(t *testing.T) {
 func TestDeclaredEgressCIDRsAreTheOnlyOnes(t *testing.T) {
 	cfg := config.Defaults(config.Prod)
 	cfg.Mesh.EgressCIDRs = []string{"203.0.113.0/24"}
-	set := Compile(&cfg.Graph, cfg.Mesh, cfg.Data)
+	set := Compile(&cfg.Graph, cfg.Mesh, peers.Of(cfg))
 	var cidrs []string
 	for _, np := range set.NetworkPolicies {
 		for _, rule := range np.Spec.Egress {
@@ -191,7 +191,7 @@ func TestDeclaredEgressCIDRsAreTheOnlyOnes(t *testing.T) {
 func TestPortsFollowTheGraph(t *testing.T) {
 	cfg := config.Defaults(config.Dev)
 	cfg.Graph.Services[1].Port = 9443 // payment
-	set := Compile(&cfg.Graph, cfg.Mesh, cfg.Data)
+	set := Compile(&cfg.Graph, cfg.Mesh, peers.Of(cfg))
 	for _, np := range set.NetworkPolicies {
 		if np.Name == "payment-from-order" {
 			if got := np.Spec.Ingress[0].Ports[0].Port.IntValue(); got != 9443 {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/infra/graph"
+	"github.com/bulwark-platform/bulwark/infra/peers"
 	"github.com/bulwark-platform/bulwark/infra/policy"
 )
 
@@ -16,11 +17,11 @@ func compileEnv(t *testing.T, env config.Environment) (*config.Config, policy.Se
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	return cfg, policy.Compile(&cfg.Graph, cfg.Mesh, cfg.Data)
+	return cfg, policy.Compile(&cfg.Graph, cfg.Mesh, peers.Of(cfg))
 }
 
-func expectedRows(g *graph.Graph, m config.Mesh, d config.Data) []string {
-	return rowStrings(Report{Rows: GraphFlows(g, m, d)})
+func expectedRows(g *graph.Graph, m config.Mesh, p peers.Set) []string {
+	return rowStrings(Report{Rows: GraphFlows(g, m, p)})
 }
 
 func rowStrings(r Report) []string {
@@ -34,12 +35,12 @@ func rowStrings(r Report) []string {
 
 func TestReportOfTheDefaultGraphIsExactlyItsEdges(t *testing.T) {
 	cfg, set := compileEnv(t, config.Prod)
-	src, dst := Parties(&cfg.Graph, cfg.Mesh, cfg.Data)
+	src, dst := Parties(&cfg.Graph, cfg.Mesh, peers.Of(cfg))
 	r := Evaluate(set, src, dst, cfg.Mesh.TrustDomain, cfg.Mesh.RootNamespace)
 	if len(r.Findings) > 0 {
 		t.Errorf("layers disagree:\n%s", strings.Join(r.Findings, "\n"))
 	}
-	got, want := rowStrings(r), expectedRows(&cfg.Graph, cfg.Mesh, cfg.Data)
+	got, want := rowStrings(r), expectedRows(&cfg.Graph, cfg.Mesh, peers.Of(cfg))
 	if !slices.Equal(got, want) {
 		t.Errorf("report:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -49,7 +50,7 @@ func TestReportOfTheDefaultGraphIsExactlyItsEdges(t *testing.T) {
 // sets must show up in it.
 func TestReportCatchesBrokenPolicies(t *testing.T) {
 	cfg, set := compileEnv(t, config.Dev)
-	src, dst := Parties(&cfg.Graph, cfg.Mesh, cfg.Data)
+	src, dst := Parties(&cfg.Graph, cfg.Mesh, peers.Of(cfg))
 	evaluate := func(s policy.Set) Report { return Evaluate(s, src, dst, cfg.Mesh.TrustDomain, cfg.Mesh.RootNamespace) }
 	base := evaluate(set)
 
@@ -85,8 +86,11 @@ func TestDiffShowsExactlyTheChangedEdge(t *testing.T) {
 	after := config.Defaults(config.Dev).Graph
 	after.Services[0].Calls = after.Services[0].Calls[:1] // order no longer calls user
 	report := func(g graph.Graph) Report {
-		src, dst := Parties(&g, cfg.Mesh, cfg.Data)
-		return Evaluate(policy.Compile(&g, cfg.Mesh, cfg.Data), src, dst, cfg.Mesh.TrustDomain, cfg.Mesh.RootNamespace)
+		c := *cfg
+		c.Graph = g
+		p := peers.Of(&c)
+		src, dst := Parties(&g, cfg.Mesh, p)
+		return Evaluate(policy.Compile(&g, cfg.Mesh, p), src, dst, cfg.Mesh.TrustDomain, cfg.Mesh.RootNamespace)
 	}
 	d := Diff(report(before), report(after))
 	if len(d) != 1 || d[0] != "- order.shop -> user.shop :8080 GET /api/v1/users/*" {

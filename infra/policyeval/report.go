@@ -21,8 +21,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/bulwark-platform/bulwark/infra/config"
-	"github.com/bulwark-platform/bulwark/infra/datastore"
 	"github.com/bulwark-platform/bulwark/infra/graph"
+	"github.com/bulwark-platform/bulwark/infra/peers"
 	"github.com/bulwark-platform/bulwark/infra/policy"
 	"github.com/bulwark-platform/bulwark/internal/naming"
 )
@@ -76,7 +76,7 @@ type Report struct {
 // Parties lists the report's sources and destinations for a configuration:
 // the gateway, the services, Prometheus and the platform peers. Only who
 // exists comes from here; who may talk to whom comes from the policies.
-func Parties(g *graph.Graph, m config.Mesh, d config.Data) (sources, dests []Workload) {
+func Parties(g *graph.Graph, m config.Mesh, stores peers.Set) (sources, dests []Workload) {
 	gw := Workload{Name: graph.GatewayName, Namespace: g.Gateway.Namespace, ServiceAccount: g.Gateway.ServiceAccount, Labels: g.Gateway.PodLabels, Meshed: true}
 	prom := Workload{Name: "prometheus", Namespace: m.Prometheus.Namespace, ServiceAccount: m.Prometheus.ServiceAccount, Labels: m.Prometheus.PodLabels, Meshed: true}
 	sources = append(sources, gw)
@@ -93,7 +93,7 @@ func Parties(g *graph.Graph, m config.Mesh, d config.Data) (sources, dests []Wor
 	// several services); external ones are addresses, read off ipBlocks.
 	seen := map[string]bool{}
 	for _, s := range g.Services {
-		for _, p := range datastore.Peers(g, d)[s.Name] {
+		for _, p := range stores[s.Name] {
 			if id := p.Name + "." + p.Namespace; p.InCluster() && !seen[id] {
 				seen[id] = true
 				dests = append(dests, Workload{Name: p.Name, Namespace: p.Namespace, Labels: p.PodLabels, Ports: p.Ports})
@@ -114,7 +114,7 @@ func always(graph.Service) bool { return true }
 
 // egressPeers are the platform peers every application pod may reach:
 // DNS, istiod and the collector. The data stores are per service
-// (datastore.Peers).
+// (peers.Of).
 func egressPeers(m config.Mesh) []namedPeer {
 	return []namedPeer{{"dns", m.DNS, always}, {"istiod", m.Istiod, always}, {"otel-collector", m.OTelCollector, always}}
 }
@@ -123,8 +123,7 @@ func egressPeers(m config.Mesh) []namedPeer {
 // each call on its callee's port with its methods and paths, Prometheus to
 // each metrics port, and each service to the platform peers it uses. The
 // report over correctly compiled policy equals it exactly.
-func GraphFlows(g *graph.Graph, m config.Mesh, d config.Data) []Row {
-	stores := datastore.Peers(g, d)
+func GraphFlows(g *graph.Graph, m config.Mesh, stores peers.Set) []Row {
 	var out []Row
 	for _, e := range g.Edges() {
 		for _, c := range e.Calls {

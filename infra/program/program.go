@@ -7,25 +7,30 @@ package program
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
-	"strconv"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	dscomponent "github.com/bulwark-platform/bulwark/components/datastore"
 	"github.com/bulwark-platform/bulwark/components/edge"
+	"github.com/bulwark-platform/bulwark/components/externalsecrets"
 	"github.com/bulwark-platform/bulwark/components/mesh"
 	"github.com/bulwark-platform/bulwark/components/meshpolicy"
 	"github.com/bulwark-platform/bulwark/components/namespace"
 	"github.com/bulwark-platform/bulwark/components/netpolicy"
 	"github.com/bulwark-platform/bulwark/components/pki"
+	"github.com/bulwark-platform/bulwark/components/vault"
 	"github.com/bulwark-platform/bulwark/components/workload"
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/infra/datastore"
 	"github.com/bulwark-platform/bulwark/infra/graph"
+	"github.com/bulwark-platform/bulwark/infra/peers"
+	"github.com/bulwark-platform/bulwark/infra/podconfig"
 	"github.com/bulwark-platform/bulwark/infra/policy"
+	"github.com/bulwark-platform/bulwark/infra/secrets"
 	"github.com/bulwark-platform/bulwark/internal/naming"
 )
 
@@ -44,10 +49,11 @@ type Options struct {
 	Stores *LocalStores
 }
 
-// LocalStores are the addresses of data stores that run beside the local
-// cluster (processes on loopback), handed over by the runner.
+// LocalStores are the addresses of the stores that run beside the local
+// cluster (processes on loopback), handed over by the runner: PostgreSQL,
+// Redis and OpenBao (the secrets store).
 type LocalStores struct {
-	Postgres, Redis Endpoint
+	Postgres, Redis, Vault Endpoint
 }
 
 // Endpoint is a store's address.
@@ -58,12 +64,14 @@ type Endpoint struct {
 
 // apply points the external stores that name the local cluster's (port
 // 0) at the stores' addresses.
-func (l *LocalStores) apply(d *config.Data) {
+func (l *LocalStores) apply(cfg *config.Config) {
+	d := &cfg.Data
 	for _, s := range []struct {
 		install bool
 		ext     *config.External
 		at      Endpoint
-	}{{d.Postgres.Install, &d.Postgres.External, l.Postgres}, {d.Redis.Install, &d.Redis.External, l.Redis}} {
+	}{{d.Postgres.Install, &d.Postgres.External, l.Postgres}, {d.Redis.Install, &d.Redis.External, l.Redis},
+		{cfg.Install.Vault, &cfg.Vault.External, l.Vault}} {
 		if !s.install && s.ext.Port == 0 && s.at.Port != 0 {
 			s.ext.Host, s.ext.Port = s.at.Host, s.at.Port
 		}
@@ -93,7 +101,7 @@ func Run(ctx *pulumi.Context, opts Options) error {
 		cfg.Kubernetes.Kubeconfig = opts.Kubeconfig
 	}
 	if opts.Stores != nil {
-		opts.Stores.apply(&cfg.Data)
+		opts.Stores.apply(cfg)
 	}
 	return Platform(ctx, cfg)
 }
@@ -136,11 +144,17 @@ func Platform(ctx *pulumi.Context, cfg *config.Config) error {
 		name string
 		run  func() error
 	}{
-		{"kubernetes provider", w.kubernetesProvider},
+		// The compile steps come first: a configuration that can't
+		// compile, or that would leave a service unable to start,
+		// registers nothing, not even the provider.
 		{"data model", w.dataModel},
+		{"secrets model", w.secretsModel},
+		{"kubernetes provider", w.kubernetesProvider},
 		{"namespaces", w.namespaces},
 		{"private CA", w.privateCA},
 		{"data stores", w.dataStores},
+		{"secrets store", w.secretsStore},
+		{"secret sync", w.secretSync},
 		{"service mesh", w.mesh},
 		{"mesh policy", w.meshPolicy},
 		{"edge", w.edge},
@@ -169,7 +183,82 @@ type wiring struct {
 	meshReady  []pulumi.Resource
 	policies   policy.Set
 	data       datastore.Set
+	secrets    secrets.Set
+	pods       []podconfig.Pod
+	vaultReady []pulumi.Resource
+	synced     pulumi.StringArrayOutput
 	services   []ServiceOutput
+}
+
+// secretsModel compiles Vault's side of the graph, the secret sync and
+// each service's pod configuration, and holds the configuration against
+// every service's contract before anything is registered.
+func (w *wiring) secretsModel() (err error) {
+	if w.secrets, err = secrets.Compile(w.cfg); err != nil {
+		return err
+	}
+	w.pods = podconfig.Compile(w.cfg, w.secrets)
+	return podconfig.CheckAll(w.cfg, w.pods)
+}
+
+// secretsStore installs Vault, or prepares the cluster for an external
+// one (the token reviewer its Kubernetes auth method uses).
+func (w *wiring) secretsStore() error {
+	cfg := w.cfg
+	v := cfg.Vault
+	args := &vault.Args{
+		Install:             cfg.Install.Vault,
+		Distribution:        v.Distribution,
+		Mode:                v.Mode,
+		Replicas:            v.Replicas,
+		Namespace:           v.Namespace,
+		Labels:              map[string]string{naming.EnvironmentLabel: string(cfg.Environment)},
+		StorageSize:         v.Storage.Size,
+		StorageClass:        v.Storage.StorageClass,
+		Audit:               v.Audit,
+		InjectorReplicas:    cfg.Install.Replicas,
+		InjectorAuthPath:    "auth/" + w.secrets.Plan.Mounts.Kubernetes,
+		CertificateDuration: cfg.Certificates.LeafDuration,
+		DependsOn:           slices.Concat(w.platformNS, []pulumi.Resource{w.ca}),
+		Provider:            w.provider,
+	}
+	if !cfg.Install.Vault {
+		args.ExternalAddress = w.secrets.Plan.Address
+	}
+	s, err := vault.New(w.ctx, "vault", args)
+	if err != nil {
+		return err
+	}
+	w.vaultReady = s.Ready
+	return nil
+}
+
+// secretSync installs the External Secrets Operator (or adopts it) and
+// registers each namespace's SecretStore and the ExternalSecrets.
+func (w *wiring) secretSync() error {
+	cfg := w.cfg
+	if len(w.secrets.ExternalSecrets) == 0 && !cfg.Install.ExternalSecrets {
+		return nil
+	}
+	namespaces := map[string]pulumi.StringInput{}
+	for name, n := range w.appNS {
+		namespaces[name] = n.Name
+	}
+	s, err := externalsecrets.New(w.ctx, "secrets", &externalsecrets.Args{
+		Install:         cfg.Install.ExternalSecrets,
+		Namespace:       cfg.ExternalSecrets.Namespace,
+		Replicas:        cfg.Install.Replicas,
+		Stores:          w.secrets.Stores,
+		ExternalSecrets: w.secrets.ExternalSecrets,
+		Namespaces:      namespaces,
+		DependsOn:       slices.Concat(w.platformNS, w.appNSList, []pulumi.Resource{w.ca}, w.vaultReady),
+		Provider:        w.provider,
+	})
+	if err != nil {
+		return err
+	}
+	w.synced = s.Secrets
+	return nil
 }
 
 // dataModel compiles the data stores: the certificates they need go to
@@ -226,6 +315,14 @@ func (w *wiring) namespaces() error {
 	if w.data.Postgres != nil {
 		specs = append(specs, namespace.Args{Name: "cnpg-system"})
 	}
+	if cfg.Install.ExternalSecrets {
+		specs = append(specs, namespace.Args{Name: cfg.ExternalSecrets.Namespace})
+	}
+	if !cfg.Install.Vault {
+		// An external Vault reviews login tokens with a service account
+		// of this namespace (an installed Vault creates its own).
+		specs = append(specs, namespace.Args{Name: cfg.Vault.Namespace})
+	}
 	for _, ns := range storeNamespaces(w.data) {
 		if !slices.ContainsFunc(specs, func(a namespace.Args) bool { return a.Name == ns }) {
 			specs = append(specs, namespace.Args{Name: ns})
@@ -272,6 +369,13 @@ func (w *wiring) privateCA() error {
 	}}
 	for _, c := range w.data.Certificates {
 		certs = append(certs, pki.Certificate{Name: c.Name, Namespace: c.Namespace, SecretName: c.SecretName, DNSNames: c.DNSNames})
+	}
+	// Every application namespace's trust bundle: the private CA's root
+	// as the ca.crt of a certificate there, which pods and secret stores
+	// verify the stores and Vault with.
+	for _, ns := range cfg.Graph.Namespaces() {
+		certs = append(certs, pki.Certificate{Name: naming.TrustBundle, Namespace: ns, SecretName: naming.TrustBundle,
+			DNSNames: []string{naming.TrustBundle + "." + ns + ".svc"}})
 	}
 	for _, s := range cfg.Graph.Services {
 		if s.NativeTLS {
@@ -328,10 +432,11 @@ func (w *wiring) mesh() error {
 }
 
 func (w *wiring) meshPolicy() error {
-	w.policies = policy.Compile(&w.cfg.Graph, w.cfg.Mesh, w.cfg.Data)
+	w.policies = policy.Compile(&w.cfg.Graph, w.cfg.Mesh, peers.Of(w.cfg))
 	_, err := meshpolicy.New(w.ctx, "mesh", &meshpolicy.Args{
 		PeerAuthentications:   w.policies.PeerAuthentications,
 		AuthorizationPolicies: w.policies.AuthorizationPolicies,
+		ServiceEntries:        w.secrets.ServiceEntries,
 		DependsOn:             slices.Concat(w.appNSList, w.meshReady),
 		Provider:              w.provider,
 	})
@@ -357,7 +462,7 @@ func (w *wiring) edge() error {
 func (w *wiring) networkPolicy() error {
 	_, err := netpolicy.New(w.ctx, "network", &netpolicy.Args{
 		Policies:     w.policies.NetworkPolicies,
-		AllowedCIDRs: slices.Concat(w.cfg.Mesh.EgressCIDRs, datastore.CIDRs(w.cfg.Data)),
+		AllowedCIDRs: slices.Concat(w.cfg.Mesh.EgressCIDRs, peers.Of(w.cfg).CIDRs()),
 		DependsOn:    w.appNSList,
 		Provider:     w.provider,
 	})
@@ -366,7 +471,23 @@ func (w *wiring) networkPolicy() error {
 
 func (w *wiring) workloads() error {
 	cfg, wl := w.cfg, w.cfg.Workloads
-	for _, s := range cfg.Graph.Services {
+	for i, s := range cfg.Graph.Services {
+		pod := w.pods[i]
+		annotations := maps.Clone(meshPodAnnotations)
+		var token *workload.TokenVolume
+		if in := pod.Injection; in != nil {
+			maps.Copy(annotations, in.Annotations)
+			token = &workload.TokenVolume{Name: in.TokenVolume.Name, Audience: in.TokenVolume.Audience,
+				Path: in.TokenVolume.Path, ExpirationSeconds: in.TokenVolume.ExpirationSeconds}
+		}
+		secretEnv := map[string]workload.SecretKeyRef{}
+		for k, ref := range pod.SecretEnv {
+			secretEnv[k] = workload.SecretKeyRef{Secret: ref.Secret, Key: ref.Key}
+		}
+		var volumes []workload.SecretVolume
+		for _, v := range pod.Volumes {
+			volumes = append(volumes, workload.SecretVolume{Secret: v.Secret, MountPath: v.MountPath})
+		}
 		_, err := workload.New(w.ctx, s.Name, &workload.Args{
 			Name:                         s.Name,
 			Namespace:                    w.appNS[s.Namespace].Name,
@@ -390,9 +511,12 @@ func (w *wiring) workloads() error {
 			TerminationGracePeriodSeconds: wl.TerminationGracePeriodSeconds,
 			PreStopSleepSeconds:           wl.PreStopSleepSeconds,
 			TopologySpread:                wl.TopologySpread,
-			Env:                           serviceEnv(cfg, &s),
+			Env:                           pod.Env,
+			SecretEnv:                     secretEnv,
+			SecretVolumes:                 volumes,
+			TokenVolume:                   token,
 			Labels:                        map[string]string{naming.EnvironmentLabel: string(cfg.Environment)},
-			PodAnnotations:                meshPodAnnotations,
+			PodAnnotations:                annotations,
 			Provider:                      w.provider,
 		})
 		if err != nil {
@@ -445,7 +569,51 @@ func (w *wiring) outputs() error {
 		return fmt.Errorf("data: %w", err)
 	}
 	w.ctx.Export("data", data)
+	// The Vault layer (infra/vault) applies exactly this plan: it reads it
+	// through a stack reference, or the runner hands it over.
+	plan, err := toOutput(w.secrets.Plan)
+	if err != nil {
+		return fmt.Errorf("vault: %w", err)
+	}
+	w.ctx.Export("vault", plan)
+	posture, err := toOutput(SecretsPosture(w.cfg, w.secrets))
+	if err != nil {
+		return fmt.Errorf("secrets: %w", err)
+	}
+	w.ctx.Export("secrets", posture)
+	if w.synced != (pulumi.StringArrayOutput{}) {
+		w.ctx.Export("syncedSecrets", w.synced)
+	}
 	return nil
+}
+
+// SecretsOutput is the "secrets" stack output: what reaches each pod and
+// how, and whose configuration contract the compiled pods satisfy.
+type SecretsOutput struct {
+	Vault           string   `json:"vault"`
+	RefreshInterval string   `json:"refreshInterval"`
+	ExternalSecrets []string `json:"externalSecrets"`
+	// DatabaseCredentials are the services whose agent renders dynamic
+	// PostgreSQL credentials.
+	DatabaseCredentials []string `json:"databaseCredentials"`
+	// ContractHolds are the services whose contract the compiled pod
+	// configuration satisfies (the program refuses to run otherwise).
+	ContractHolds []string `json:"contractHolds"`
+}
+
+// SecretsPosture summarises the compiled secrets for the stack output.
+func SecretsPosture(cfg *config.Config, s secrets.Set) SecretsOutput {
+	out := SecretsOutput{Vault: s.Plan.Address, RefreshInterval: cfg.ExternalSecrets.RefreshInterval.String(),
+		ExternalSecrets: []string{}, DatabaseCredentials: []string{}, ContractHolds: podconfig.Contracted(cfg)}
+	for _, es := range s.ExternalSecrets {
+		out.ExternalSecrets = append(out.ExternalSecrets, es.Namespace+"/"+es.Spec.Target.Name)
+	}
+	if s.Plan.Database != nil {
+		for _, r := range s.Plan.Database.Roles {
+			out.DatabaseCredentials = append(out.DatabaseCredentials, r.Service)
+		}
+	}
+	return out
 }
 
 // DataOutput is the "data" stack output: where the stores run, who owns
@@ -545,20 +713,6 @@ func edgeRoutes(cfg *config.Config) []edge.Route {
 		out = append(out, r)
 	}
 	return out
-}
-
-// serviceEnv is the standard OpenTelemetry configuration of a service, so
-// sampling is set per environment in one place and the SDK in the service
-// picks it up without code.
-func serviceEnv(cfg *config.Config, s *graph.Service) map[string]string {
-	return map[string]string{
-		"OTEL_SERVICE_NAME":           s.Name,
-		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + cfg.Mesh.OTelCollector.Address(),
-		"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
-		"OTEL_TRACES_SAMPLER":         "parentbased_traceidratio",
-		"OTEL_TRACES_SAMPLER_ARG":     strconv.FormatFloat(cfg.Observability.TraceSamplingRatio, 'f', -1, 64),
-		"OTEL_RESOURCE_ATTRIBUTES":    "deployment.environment.name=" + string(cfg.Environment) + ",service.namespace=" + s.Namespace,
-	}
 }
 
 // toOutput turns plain Go data into a Pulumi value by a JSON round trip, so

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/bulwark-platform/bulwark/infra/config"
+	"github.com/bulwark-platform/bulwark/infra/podconfig"
+	"github.com/bulwark-platform/bulwark/infra/secrets"
 	"github.com/bulwark-platform/bulwark/internal/testkit/mocktest"
 )
 
@@ -202,6 +204,14 @@ func TestBadConfigurationRegistersNothing(t *testing.T) {
 		{"call to an unknown service", map[string]string{"bulwark:graph": `{"gateway": {"namespace": "edge", "serviceAccount": "gw", "podLabels": {"app": "gw"}, "calls": [{"target": "nope", "methods": ["GET"], "paths": ["/"]}]},
 			"services": [{"name": "api", "namespace": "apps", "serviceAccount": "api", "port": 8080, "metricsPort": 9090, "image": "x/api:1"}]}`},
 			`bulwark:graph.gateway.calls[0].target: unknown service "nope"`},
+		{"an unknown secret", map[string]string{"bulwark:graph": `{"gateway": {"namespace": "edge", "serviceAccount": "gw", "podLabels": {"app": "gw"}},
+			"services": [{"name": "api", "namespace": "apps", "serviceAccount": "api", "port": 8080, "metricsPort": 9090, "image": "x/api:1", "secrets": [{"name": "tls-cert"}]}]}`},
+			`bulwark:graph.services[0].secrets[0].name: unknown secret "tls-cert"`},
+		{"a database lease above the maximum", map[string]string{"bulwark:vault": `{"database": {"ttl": "1h", "maxTTL": "48h"}}`},
+			"bulwark:vault.database.maxTTL: 48h is above the maximum of 24h"},
+		{"order left without its OAuth client", map[string]string{"bulwark:graph": `{"gateway": {"namespace": "edge", "serviceAccount": "gw", "podLabels": {"app": "gw"}},
+			"services": [{"name": "order", "namespace": "shop", "serviceAccount": "order", "port": 8080, "metricsPort": 9090, "image": "x/order:1", "postgres": true}]}`},
+			"bulwark:graph.services[0]: service order would not start"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -244,5 +254,84 @@ func TestIstioCSRFeedsTheMeshCA(t *testing.T) {
 	}
 	if !slices.ContainsFunc(istiod.Dependencies, func(u string) bool { return strings.HasSuffix(u, "::pki-istio-csr") }) {
 		t.Errorf("istiod does not wait for istio-csr: %v", istiod.Dependencies)
+	}
+}
+
+// Every Deployment carries exactly the pod configuration compiled for its
+// service (what its contract requires): the same variables, each value
+// from a Secret read from the Secret podconfig names, every Secret volume
+// mounted read-only, and the agent's annotations and token volume where
+// the service logs in to Vault.
+func TestDeploymentsCarryTheCompiledPodConfiguration(t *testing.T) {
+	for _, stack := range []string{"local", "dev", "prod"} {
+		t.Run(stack, func(t *testing.T) {
+			m, err := runStack(t, stack, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := config.LoadStack(filepath.Join("..", ".."), stack)
+			if err != nil {
+				t.Fatal(err)
+			}
+			set, err := secrets.Compile(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pods := podconfig.Compile(cfg, set)
+			for i, s := range cfg.Graph.Services {
+				want := pods[i]
+				j := slices.IndexFunc(m.ByType("kubernetes:apps/v1:Deployment"), func(d mocktest.Resource) bool {
+					return mocktest.Get(d.Inputs, "metadata", "name") == s.Name
+				})
+				if j < 0 {
+					t.Fatalf("no Deployment for %s", s.Name)
+				}
+				d := m.ByType("kubernetes:apps/v1:Deployment")[j]
+				c := containers(t, d)[0]
+				var names []string
+				for _, e := range c["env"].([]any) {
+					em := e.(map[string]any)
+					name := em["name"].(string)
+					// The ports come from the graph, the pod's identity from
+					// the downward API: the workload component's own.
+					if name == "HTTP_PORT" || name == "METRICS_PORT" || mocktest.Dig(em, "valueFrom", "fieldRef") != nil {
+						continue
+					}
+					names = append(names, name)
+					if ref, ok := want.SecretEnv[name]; ok {
+						if mocktest.Dig(em, "valueFrom", "secretKeyRef", "name") != ref.Secret || mocktest.Dig(em, "valueFrom", "secretKeyRef", "key") != ref.Key {
+							t.Errorf("%s: %s from %v, want %s/%s", s.Name, name, em["valueFrom"], ref.Secret, ref.Key)
+						}
+					} else if em["value"] != want.Env[name] {
+						t.Errorf("%s: %s=%v, want %q", s.Name, name, em["value"], want.Env[name])
+					}
+				}
+				slices.Sort(names)
+				if !slices.Equal(names, want.Names()) {
+					t.Errorf("%s: variables %v, want %v", s.Name, names, want.Names())
+				}
+				mounts := map[string]bool{}
+				for _, vm := range c["volumeMounts"].([]any) {
+					vmm := vm.(map[string]any)
+					mounts[vmm["mountPath"].(string)] = vmm["readOnly"] == true
+				}
+				for _, v := range want.Volumes {
+					if ro, ok := mounts[v.MountPath]; !ok || !ro {
+						t.Errorf("%s: Secret %s not mounted read-only at %s (%v)", s.Name, v.Secret, v.MountPath, mounts)
+					}
+				}
+				ann, _ := mocktest.Get(d.Inputs, "spec", "template", "metadata", "annotations").(map[string]any)
+				if want.Injection != nil {
+					for k, v := range want.Injection.Annotations {
+						if ann[k] != v {
+							t.Errorf("%s: annotation %s=%v, want %q", s.Name, k, ann[k], v)
+						}
+					}
+				}
+				if mocktest.Get(d.Inputs, "spec", "template", "spec", "automountServiceAccountToken") != false {
+					t.Errorf("%s: the API token is automounted", s.Name)
+				}
+			}
+		})
 	}
 }

@@ -20,6 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	vpav1 "k8s.io/autoscaler/vertical-pod-autoscaler/pkg/apis/autoscaling.k8s.io/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/bulwark-platform/bulwark/internal/esoapi"
 )
 
 // Kind is one object kind with its spec's Go type S.
@@ -40,6 +42,7 @@ var (
 	Gateway               = Kind[*networkingv1alpha3.Gateway]{"networking.istio.io", "v1", "Gateway", "gateways", false}
 	VirtualService        = Kind[*networkingv1alpha3.VirtualService]{"networking.istio.io", "v1", "VirtualService", "virtualservices", false}
 	EnvoyFilter           = Kind[*networkingv1alpha3.EnvoyFilter]{"networking.istio.io", "v1alpha3", "EnvoyFilter", "envoyfilters", false}
+	ServiceEntry          = Kind[*networkingv1alpha3.ServiceEntry]{"networking.istio.io", "v1", "ServiceEntry", "serviceentries", false}
 	Telemetry             = Kind[*telemetryv1alpha1.Telemetry]{"telemetry.istio.io", "v1", "Telemetry", "telemetries", false}
 	Certificate           = Kind[cmv1.CertificateSpec]{"cert-manager.io", "v1", "Certificate", "certificates", false}
 	ClusterIssuer         = Kind[cmv1.IssuerSpec]{"cert-manager.io", "v1", "ClusterIssuer", "clusterissuers", true}
@@ -48,6 +51,10 @@ var (
 	PostgresCluster  = Kind[cnpgv1.ClusterSpec]{"postgresql.cnpg.io", "v1", "Cluster", "clusters", false}
 	PostgresDatabase = Kind[cnpgv1.DatabaseSpec]{"postgresql.cnpg.io", "v1", "Database", "databases", false}
 	ScheduledBackup  = Kind[cnpgv1.ScheduledBackupSpec]{"postgresql.cnpg.io", "v1", "ScheduledBackup", "scheduledbackups", false}
+	// The External Secrets Operator's (package esoapi says why its types
+	// are a mirror of upstream's).
+	SecretStore    = Kind[esoapi.SecretStoreSpec]{"external-secrets.io", "v1", "SecretStore", "secretstores", false}
+	ExternalSecret = Kind[esoapi.ExternalSecretSpec]{"external-secrets.io", "v1", "ExternalSecret", "externalsecrets", false}
 	// NetworkPolicy is built in (the components register it through the
 	// SDK's typed resource); it is here for rendering and decoding.
 	NetworkPolicy = Kind[networkingv1.NetworkPolicySpec]{"networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", false}

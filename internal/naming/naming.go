@@ -15,6 +15,9 @@ const (
 	RuleLabel = "bulwark.dev/rule"
 	// EnvironmentLabel is on every object of a stack.
 	EnvironmentLabel = "bulwark.dev/environment"
+	// ServiceLabel names the service an object belongs to (its database,
+	// its ExternalSecrets).
+	ServiceLabel = "bulwark.dev/service"
 )
 
 // Standard labels.
@@ -46,6 +49,10 @@ const (
 	// gateway's certificate and the TLS secret cert-manager fills.
 	GatewayCertificate       = "bulwark-gateway"
 	GatewayCertificateSecret = "bulwark-gateway-tls"
+	// TrustBundle is, in each application namespace, the Certificate (and
+	// its Secret) whose ca.crt is the private CA's root: what pods and the
+	// secret store verify the stores' and Vault's certificates with.
+	TrustBundle = "bulwark-trust"
 )
 
 // EdgeID names a graph edge: caller and callee as name.namespace.

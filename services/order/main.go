@@ -6,13 +6,11 @@ package main
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"sync/atomic"
-	"time"
 
+	"github.com/bulwark-platform/bulwark/services/contract"
 	"github.com/bulwark-platform/bulwark/services/internal/platform/app"
 	"github.com/bulwark-platform/bulwark/services/internal/platform/cache"
 	"github.com/bulwark-platform/bulwark/services/internal/platform/envconf"
@@ -24,35 +22,13 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-type config struct {
-	app.Common
-	UserURL          string        `env:"USER_URL,required,notEmpty"`
-	PaymentURL       string        `env:"PAYMENT_URL,required,notEmpty"`
-	ClientID         string        `env:"OAUTH_CLIENT_ID,required,notEmpty"`
-	ClientSecretFile string        `env:"OAUTH_CLIENT_SECRET_FILE,required,notEmpty"`
-	CacheL1TTL       time.Duration `env:"CACHE_L1_TTL" envDefault:"5s"`
-	CacheL2TTL       time.Duration `env:"CACHE_L2_TTL" envDefault:"5m"`
-	BreakerOpenFor   time.Duration `env:"BREAKER_OPEN_FOR" envDefault:"5s"`
-}
-
-// Validate adds the order service's rules to the common ones.
-func (c *config) Validate() error {
-	errs := []error{c.Common.Validate()}
-	for name, v := range map[string]string{"USER_URL": c.UserURL, "PAYMENT_URL": c.PaymentURL} {
-		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("%s: must be an http(s) URL", name))
-		}
-	}
-	return errors.Join(errs...)
-}
-
 func main() { app.Main("order", migrations, run) }
 
 // run starts the service and serves until ctx ends. A start-up error
 // begins with the step that failed: "configuration: <VARIABLE>: ...",
 // app.Start's steps, "OAUTH_CLIENT_SECRET_FILE: ...", "cache ...".
 func run(ctx context.Context, logOut io.Writer) error {
-	var cfg config
+	var cfg contract.Order
 	if err := envconf.Load(&cfg); err != nil {
 		return err
 	}

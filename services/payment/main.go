@@ -8,6 +8,7 @@ import (
 	"embed"
 	"io"
 
+	"github.com/bulwark-platform/bulwark/services/contract"
 	"github.com/bulwark-platform/bulwark/services/internal/platform/app"
 	"github.com/bulwark-platform/bulwark/services/internal/platform/envconf"
 )
@@ -21,11 +22,11 @@ func main() { app.Main("payment", migrations, run) }
 // begins with the step that failed: "configuration: <VARIABLE>: ...",
 // app.Start's steps.
 func run(ctx context.Context, logOut io.Writer) error {
-	var cfg app.Common
+	var cfg contract.Payment
 	if err := envconf.Load(&cfg); err != nil {
 		return err
 	}
-	svc, err := app.Start(ctx, "payment", cfg, migrations, logOut)
+	svc, err := app.Start(ctx, "payment", cfg.Common, migrations, logOut)
 	if err != nil {
 		return err // it names the step that failed
 	}

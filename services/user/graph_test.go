@@ -11,3 +11,9 @@ import (
 func TestGraphAgreesWithTheRouteTable(t *testing.T) {
 	graphcheck.GraphAgrees(t, "user", (&api{}).routes())
 }
+
+// Every callee the graph gives this service has a variable for its base
+// URL in the config contract, and no URL variable lacks an edge.
+func TestGraphAgreesWithTheConfigContract(t *testing.T) {
+	graphcheck.ContractAgrees(t, "user")
+}

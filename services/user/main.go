@@ -6,8 +6,8 @@ import (
 	"context"
 	"embed"
 	"io"
-	"time"
 
+	"github.com/bulwark-platform/bulwark/services/contract"
 	"github.com/bulwark-platform/bulwark/services/internal/platform/app"
 	"github.com/bulwark-platform/bulwark/services/internal/platform/cache"
 	"github.com/bulwark-platform/bulwark/services/internal/platform/envconf"
@@ -16,20 +16,13 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// config is the user service's configuration.
-type config struct {
-	app.Common
-	CacheL1TTL time.Duration `env:"CACHE_L1_TTL" envDefault:"5s"`
-	CacheL2TTL time.Duration `env:"CACHE_L2_TTL" envDefault:"5m"`
-}
-
 func main() { app.Main("user", migrations, run) }
 
 // run starts the service and serves until ctx ends. A start-up error
 // begins with the step that failed: "configuration: <VARIABLE>: ...",
 // app.Start's steps, "cache ...".
 func run(ctx context.Context, logOut io.Writer) error {
-	var cfg config
+	var cfg contract.User
 	if err := envconf.Load(&cfg); err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ func TestChangingOneEdgeShowsExactlyThatEdge(t *testing.T) {
 	git(t, root, "clone", "--quiet", root, clone)
 	// The clone holds what is committed; bring this tree's compiler over so
 	// the test judges the code under test, then commit it as the base.
-	for _, dir := range []string{"infra", "components", "internal", "cmd", "go.mod", "go.sum"} {
+	for _, dir := range []string{"infra", "components", "internal", "cmd", "services", "go.mod", "go.sum"} {
 		out, err := exec.Command("cp", "-r", filepath.Join(root, dir), clone).CombinedOutput()
 		require.NoError(t, err, "%s", out)
 	}

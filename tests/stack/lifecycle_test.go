@@ -20,7 +20,9 @@ import (
 
 func (s *stack) previewIsEmpty(t *testing.T) {
 	_, err := s.runner.Preview(s.ctx, optpreview.ExpectNoChanges())
-	require.NoError(t, err)
+	require.NoError(t, err, "platform layer")
+	_, err = s.vault.Preview(s.ctx, optpreview.ExpectNoChanges())
+	require.NoError(t, err, "Vault layer")
 }
 
 func (s *stack) badValueFailsPreview(t *testing.T) {
@@ -41,6 +43,9 @@ func (s *stack) badValueFailsPreview(t *testing.T) {
 }
 
 func (s *stack) destroyLeavesNothing(t *testing.T) {
+	// In reverse: the Vault layer configures the platform's accounts.
+	require.NoError(t, s.vault.Destroy(s.ctx))
+	t.Run("OpenBao holds none of the Vault layer's mounts, auth methods or policies", s.vaultLayerLeavesNothing)
 	require.NoError(t, s.runner.Destroy(s.ctx))
 	s.destroyed = true
 	for _, name := range s.out.Namespaces {

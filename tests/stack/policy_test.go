@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/bulwark-platform/bulwark/components/edge"
+	"github.com/bulwark-platform/bulwark/infra/peers"
 	"github.com/bulwark-platform/bulwark/infra/policy"
 	"github.com/bulwark-platform/bulwark/infra/policyeval"
 	"github.com/bulwark-platform/bulwark/internal/kinds"
@@ -56,7 +57,7 @@ func (s *stack) livePolicyIsTheGraph(t *testing.T) {
 		s.list(t, kinds.PeerAuthentication.GVR(), namespaces...),
 		s.list(t, kinds.AuthorizationPolicy.GVR(), namespaces...))
 	require.NoError(t, err)
-	compiled := policy.Compile(&cfg.Graph, cfg.Mesh, cfg.Data)
+	compiled := policy.Compile(&cfg.Graph, cfg.Mesh, peers.Of(cfg))
 	assert.Len(t, live.NetworkPolicies, len(compiled.NetworkPolicies), "NetworkPolicies in the cluster")
 	assert.Len(t, live.PeerAuthentications, len(compiled.PeerAuthentications), "PeerAuthentications in the cluster")
 	assert.Len(t, live.AuthorizationPolicies, len(compiled.AuthorizationPolicies), "AuthorizationPolicies in the cluster")
@@ -70,10 +71,10 @@ func (s *stack) livePolicyIsTheGraph(t *testing.T) {
 			return pa.Namespace == ns && pa.Spec.GetSelector() == nil && pa.Spec.GetMtls().GetMode() == securityv1beta1.PeerAuthentication_MutualTLS_STRICT
 		}), "namespace %s lacks STRICT mTLS", ns)
 	}
-	sources, dests := policyeval.Parties(&cfg.Graph, cfg.Mesh, cfg.Data)
+	sources, dests := policyeval.Parties(&cfg.Graph, cfg.Mesh, peers.Of(cfg))
 	report := policyeval.Evaluate(live, sources, dests, cfg.Mesh.TrustDomain, cfg.Mesh.RootNamespace)
 	assert.Empty(t, report.Findings)
-	want := policyeval.Report{Rows: policyeval.GraphFlows(&cfg.Graph, cfg.Mesh, cfg.Data)}
+	want := policyeval.Report{Rows: policyeval.GraphFlows(&cfg.Graph, cfg.Mesh, peers.Of(cfg))}
 	assert.Empty(t, policyeval.Diff(want, report), "live policy report differs from the graph")
 }
 

@@ -35,6 +35,8 @@ import (
 
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/internal/harness/localcluster"
+	"github.com/bulwark-platform/bulwark/internal/harness/localstack"
+	"github.com/bulwark-platform/bulwark/internal/harness/localvault"
 	"github.com/bulwark-platform/bulwark/internal/harness/paths"
 	"github.com/bulwark-platform/bulwark/internal/harness/stackrun"
 )
@@ -80,8 +82,11 @@ type stack struct {
 	project string
 	runner  *stackrun.Runner
 	result  *stackrun.Result
-	cfg     *config.Config
-	out     stackOutputs
+	// vault is the Vault layer's runner; vaultResult its update.
+	vault       *stackrun.Runner
+	vaultResult *stackrun.Result
+	cfg         *config.Config
+	out         stackOutputs
 	// destroyed is set once the destroy check ran, so cleanup skips it.
 	destroyed bool
 }
@@ -106,7 +111,11 @@ func TestCIStackOnLocalCluster(t *testing.T) {
 	t.Run("a certificate renews with a new key and serial", s.certificateRenews)
 	t.Run("kube-score finds no unexplained critical", s.kubeScoreIsClean)
 	t.Run("the installing stacks' data stores are accepted by the API server", s.dataStoresAreAccepted)
-	t.Run("a second preview shows no changes", s.previewIsEmpty)
+	t.Run("Vault: each service's token reads exactly its own paths and credentials", s.leastPrivilegeOnTheRealServer)
+	t.Run("every ExternalSecret is Ready and its Secret holds the OpenBao value", s.externalSecretsAreSynced)
+	t.Run("a value rotated in OpenBao reaches its Secret within the refresh interval", s.rotationReachesTheSecret)
+	t.Run("every live Deployment satisfies its service's config contract", s.liveConfigContractHolds)
+	t.Run("a second preview of both layers shows no changes", s.previewIsEmpty)
 	t.Run("a bad stack value fails the preview before registering anything", s.badValueFailsPreview)
 	t.Run("destroy leaves none of the stack's objects", s.destroyLeavesNothing)
 }
@@ -133,7 +142,7 @@ func setUp(t *testing.T) *stack {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			for _, c := range []string{"kube-apiserver", "kube-controller-manager", "kwok", localcluster.CertManager} {
+			for _, c := range []string{"kube-apiserver", "kube-controller-manager", "kwok", localcluster.CertManager, localcluster.ExternalSecrets, localvault.Process} {
 				raw, _ := os.ReadFile(filepath.Join(s.opts.StateDir, "logs", c+".log"))
 				lines := strings.Split(string(raw), "\n")
 				t.Logf("--- tail of %s.log ---\n%s", c, strings.Join(lines[max(0, len(lines)-15):], "\n"))
@@ -157,20 +166,28 @@ func setUp(t *testing.T) *stack {
 	// The ci stack's stores are the local cluster's PostgreSQL and Redis,
 	// provisioned with its data model and handed over as `make up` does.
 	require.NotNil(t, s.cluster.Stores, "the local cluster's data stores are off (%s): install postgresql and redis-server (.ci/run does)", s.cluster.StoresOff)
-	stores, err := s.cluster.Stores.HandOver(ctx, s.cfg)
+	require.NotNil(t, s.cluster.Vault, "the local cluster's OpenBao is off (%s): run `make tools`", s.cluster.VaultOff)
+	require.Empty(t, s.cluster.ExternalSecretsOff, "the External Secrets controller is off: run `make tools`")
+	stores, inputs, err := localstack.HandOver(ctx, s.project, "ci", s.cluster, false)
 	require.NoError(t, err)
 	require.NotNil(t, stores, "the ci stack does not use the local stores")
 	s.runner = &stackrun.Runner{
 		ProjectDir: s.project, StateDir: filepath.Join(state, "pulumi"), Stack: "ci",
-		Kubeconfig: s.cluster.Kubeconfig, Stores: stores, Out: testWriter{t}, Log: t.Logf,
+		Kubeconfig: s.cluster.Kubeconfig, Stores: stores, Vault: inputs, Out: testWriter{t}, Log: t.Logf,
 	}
+	vault := *s.runner
+	vault.Layer = stackrun.Vault
+	s.vault = &vault
 	t.Cleanup(func() {
 		if !s.destroyed {
+			_ = s.vault.Destroy(context.Background())
 			_ = s.runner.Destroy(context.Background())
 		}
 	})
 	s.result, err = s.runner.Up(ctx)
 	require.NoError(t, err, "pulumi up of the ci stack")
+	s.vaultResult, err = s.vault.Up(ctx)
+	require.NoError(t, err, "pulumi up of the ci stack's Vault layer")
 	raw, err := json.Marshal(map[string]any{
 		"environment": s.result.Up.Outputs["environment"].Value, "namespaces": s.result.Up.Outputs["namespaces"].Value,
 		"services": s.result.Up.Outputs["services"].Value, "workloads": s.result.Up.Outputs["workloads"].Value,
@@ -200,9 +217,13 @@ func copyProject(t *testing.T, dir string) string {
 	// program never reads it.
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "stacks"), 0o755))
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "infra"), 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, stackrun.VaultDir, "stacks"), 0o755))
 	files, err := filepath.Glob(filepath.Join(root, "stacks", "Pulumi.*.yaml"))
 	require.NoError(t, err)
-	for _, f := range append(files, filepath.Join(root, "Pulumi.yaml")) {
+	vaultFiles, err := filepath.Glob(filepath.Join(root, stackrun.VaultDir, "stacks", "Pulumi.*.yaml"))
+	require.NoError(t, err)
+	files = append(files, vaultFiles...)
+	for _, f := range append(files, filepath.Join(root, "Pulumi.yaml"), filepath.Join(root, stackrun.VaultDir, "Pulumi.yaml")) {
 		rel, err := filepath.Rel(root, f)
 		require.NoError(t, err)
 		raw, err := os.ReadFile(f)

@@ -5,8 +5,10 @@
 // Deployment rollouts and Service endpoints are the real upstream code; only
 // the kubelet is simulated. Processes outlive the command that starts them
 // (make up, then make destroy later) and are tracked by pid files in the
-// state folder. The data stores, PostgreSQL and Redis (package
-// localstores), start after the control plane and stop first.
+// state folder. The cert-manager and External Secrets controllers run
+// beside the control plane when built; the data stores, PostgreSQL and
+// Redis (package localstores), and OpenBao (package localvault) start
+// after it and stop before it.
 package localcluster
 
 import (
@@ -14,9 +16,13 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -26,6 +32,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/bulwark-platform/bulwark/internal/harness/localstores"
+	"github.com/bulwark-platform/bulwark/internal/harness/localvault"
 	"github.com/bulwark-platform/bulwark/internal/harness/proc"
 )
 
@@ -34,7 +41,8 @@ type Options struct {
 	// StateDir holds PKI, etcd data, logs, pid files and kubeconfigs.
 	StateDir string
 	// BinDir holds etcd, kube-apiserver, kube-controller-manager,
-	// kube-scheduler and kwok.
+	// kube-scheduler and kwok, and when built cert-manager-controller,
+	// external-secrets and bao.
 	BinDir string
 	// StagesDir holds kwok's stage definitions.
 	StagesDir string
@@ -51,6 +59,10 @@ type Options struct {
 	// binaries are installed; when they are not, the cluster starts
 	// without them and says so.
 	NoStores bool
+	// NoVault leaves OpenBao off. By default it runs beside the control
+	// plane (package localvault) when `make tools` could build bao; when
+	// it could not, the cluster starts without it and says so.
+	NoVault bool
 	// Log receives progress lines; nil discards them.
 	Log func(format string, args ...any)
 }
@@ -66,6 +78,14 @@ type Cluster struct {
 	Stores *localstores.Stores
 	// StoresOff says why Stores is nil.
 	StoresOff string
+	// Vault is the local OpenBao server (HTTP on loopback, root token and
+	// unseal key in files of the state folder); nil when it is off.
+	Vault *localvault.Vault
+	// VaultOff says why Vault is nil.
+	VaultOff string
+	// ExternalSecretsOff says why the External Secrets controller does
+	// not run; empty when it runs.
+	ExternalSecretsOff string
 }
 
 // components in start order; each is stopped in reverse.
@@ -76,11 +96,20 @@ var components = []string{"etcd", "kube-apiserver", "kube-controller-manager", "
 // stack's Certificates for real. Stopped before the core components.
 const CertManager = "cert-manager-controller"
 
-// allComponents are every process the cluster may run, in start order.
-var allComponents = append(append([]string{}, components...), CertManager)
+// controllerComponents run beside the control plane, in start order.
+var controllerComponents = []string{CertManager, ExternalSecrets}
 
 // KubeconfigPath is where the admin kubeconfig of the cluster in stateDir is written.
 func KubeconfigPath(stateDir string) string { return filepath.Join(stateDir, "kubeconfig") }
+
+// CAPath is the cluster CA's certificate (PEM), which signs the API
+// server's serving certificate: what Vault's Kubernetes auth method needs
+// as kubernetes_ca_cert to call the TokenReview API.
+func CAPath(stateDir string) string { return filepath.Join(stateDir, "pki", "ca.crt") }
+
+// ServiceAccountIssuer is the `iss` of the cluster's service-account
+// tokens (a real cluster's default).
+const ServiceAccountIssuer = "https://kubernetes.default.svc.cluster.local"
 
 func (o *Options) logf(format string, args ...any) {
 	if o.Log != nil {
@@ -112,10 +141,13 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 				if err := o.addons(ctx, cl.Kubeconfig); err != nil {
 					return nil, err
 				}
-				if err := o.controllers(); err != nil {
+				if err := o.controllers(ctx, cl); err != nil {
 					return nil, err
 				}
 				if err := o.stores(ctx, cl); err != nil {
+					return nil, err
+				}
+				if err := o.vault(ctx, cl); err != nil {
 					return nil, err
 				}
 				o.logf("local cluster already running at %s", server)
@@ -137,6 +169,14 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 		return nil, fmt.Errorf("local cluster: finding free ports: %w", err)
 	}
 	etcdClient, etcdPeer, apiPort, kwokPort := ports[0], ports[1], ports[2], ports[3]
+	// A resumed cluster keeps its API server's address when it is free:
+	// what was configured with it (Vault's Kubernetes auth method calls
+	// the TokenReview API there) stays valid across a restart.
+	if prev, err := readServer(o.StateDir); err == nil {
+		if p := previousPort(prev, ports); p != 0 {
+			apiPort = p
+		}
+	}
 	server := fmt.Sprintf("https://127.0.0.1:%d", apiPort)
 	tokens, err := readTokens(filepath.Join(pki, "tokens.csv"))
 	if err != nil {
@@ -183,7 +223,7 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 		"--token-auth-file="+filepath.Join(pki, "tokens.csv"),
 		"--service-account-key-file="+filepath.Join(pki, "sa.pub"),
 		"--service-account-signing-key-file="+filepath.Join(pki, "sa.key"),
-		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-account-issuer="+ServiceAccountIssuer,
 		"--authorization-mode=Node,RBAC",
 		"--service-cluster-ip-range=10.96.0.0/16",
 		"--allow-privileged=false",
@@ -239,11 +279,14 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	if err := o.addons(ctx, admin); err != nil {
 		return nil, o.fail("kube-apiserver", err)
 	}
-	if err := o.controllers(); err != nil {
+	cl := &Cluster{Kubeconfig: admin, Server: server}
+	if err := o.controllers(ctx, cl); err != nil {
 		return nil, err
 	}
-	cl := &Cluster{Kubeconfig: admin, Server: server}
 	if err := o.stores(ctx, cl); err != nil {
+		return nil, err
+	}
+	if err := o.vault(ctx, cl); err != nil {
 		return nil, err
 	}
 	o.logf("local cluster ready: %d nodes; kubeconfig %s", o.Nodes, admin)
@@ -272,6 +315,28 @@ func (o *Options) stores(ctx context.Context, cl *Cluster) error {
 	return nil
 }
 
+// vault starts OpenBao unless it runs (or is off) and puts it on cl. A
+// missing bao turns it off with a word; a server that fails to start
+// fails Up (the control plane keeps running).
+func (o *Options) vault(ctx context.Context, cl *Cluster) error {
+	if o.NoVault {
+		cl.VaultOff = "turned off (Options.NoVault)"
+		return nil
+	}
+	bao := filepath.Join(o.BinDir, localvault.Binary)
+	if _, err := os.Stat(bao); err != nil {
+		cl.VaultOff = fmt.Sprintf("not built (%s is missing: `make tools` builds it from ../shared/vendor, or install an OpenBao release there)", bao)
+		o.logf("OpenBao off: %s", cl.VaultOff)
+		return nil
+	}
+	v, err := localvault.Up(ctx, localvault.Options{StateDir: o.StateDir, Bao: bao, Log: o.Log})
+	if err != nil {
+		return fmt.Errorf("local cluster: %w", err)
+	}
+	cl.Vault = v
+	return nil
+}
+
 // addons installs the add-on CRDs and namespaces; both steps leave what
 // already exists alone, so a resumed cluster gets what was added since.
 func (o *Options) addons(ctx context.Context, kubeconfig string) error {
@@ -292,9 +357,25 @@ func (o *Options) addons(ctx context.Context, kubeconfig string) error {
 }
 
 // controllers starts the controllers that run beside the control plane
-// (cert-manager's, when built) unless they already run. They need the
-// add-ons' CRDs, so they start after them.
-func (o *Options) controllers() error {
+// (cert-manager's and External Secrets', when built) unless they already
+// run. They need the add-ons' CRDs, so they start after them.
+func (o *Options) controllers(ctx context.Context, cl *Cluster) error {
+	if err := o.certManager(); err != nil {
+		return err
+	}
+	off, err := o.externalSecrets(ctx, cl.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	if cl.ExternalSecretsOff = off; off != "" {
+		o.logf("External Secrets controller off: %s", off)
+	}
+	return nil
+}
+
+// certManager starts the cert-manager controller unless it runs or is not
+// built.
+func (o *Options) certManager() error {
 	bin := filepath.Join(o.BinDir, CertManager)
 	if _, err := os.Stat(bin); err != nil {
 		return nil // not built: Certificates stay unissued, as the README says
@@ -335,10 +416,18 @@ func (o *Options) controllers() error {
 	// It fails fast on a bad flag or configuration: say so now rather
 	// than leave Certificates unissued without a word.
 	if err := waitHTTP(context.Background(), fmt.Sprintf("http://127.0.0.1:%d/livez", ports[1]), 30*time.Second); err != nil {
-		return fmt.Errorf("local cluster: the cert-manager controller did not come up: %w\n--- last lines of %s.log ---\n%s",
-			err, CertManager, proc.LogTail(proc.LogPath(o.StateDir, CertManager), 20))
+		return o.controllerFailed(CertManager, err)
 	}
 	return nil
+}
+
+// controllerFailed stops a controller that did not come up, so that the
+// next Up starts it afresh instead of taking the live process for a
+// healthy one, and reports its log tail.
+func (o *Options) controllerFailed(name string, err error) error {
+	tail := proc.LogTail(proc.LogPath(o.StateDir, name), 20)
+	_ = proc.Stop(o.StateDir, name, syscall.SIGTERM, 15*time.Second)
+	return fmt.Errorf("local cluster: %s did not come up: %w\n--- last lines of %s.log ---\n%s", name, err, name, tail)
 }
 
 // start launches a component detached from the caller's session, with
@@ -361,16 +450,25 @@ func (o *Options) fail(name string, err error) error {
 	return fmt.Errorf("local cluster: %s did not become ready: %w\n--- last lines of %s.log ---\n%s", name, err, name, tail)
 }
 
-// Down stops the data stores, then every component of the cluster in
-// stateDir, in reverse start order. Data, PKI and kubeconfigs stay, so a
-// later Up resumes the same cluster.
+// Down stops the controllers beside the control plane (External Secrets
+// first: it calls OpenBao), OpenBao, the data stores, then every component
+// of the cluster in stateDir, in reverse start order. Data, PKI and
+// kubeconfigs stay, so a later Up resumes the same cluster.
 func Down(stateDir string) error {
-	errs := []error{localstores.Down(stateDir)}
-	for i := len(allComponents) - 1; i >= 0; i-- {
-		errs = append(errs, proc.Stop(stateDir, allComponents[i], syscall.SIGTERM, 15*time.Second))
+	var errs []error
+	for i := len(controllerComponents) - 1; i >= 0; i-- {
+		errs = append(errs, proc.Stop(stateDir, controllerComponents[i], syscall.SIGTERM, 15*time.Second))
+	}
+	errs = append(errs, localvault.Down(stateDir), localstores.Down(stateDir))
+	for i := len(components) - 1; i >= 0; i-- {
+		errs = append(errs, proc.Stop(stateDir, components[i], syscall.SIGTERM, 15*time.Second))
 	}
 	return errors.Join(errs...)
 }
+
+// Runs reports whether the component name (one of the control plane's, or
+// CertManager, ExternalSecrets) of the cluster in stateDir runs.
+func Runs(stateDir, name string) bool { return proc.Alive(stateDir, name) }
 
 // Running reports whether any component of the cluster in stateDir runs.
 func Running(stateDir string) bool {
@@ -401,6 +499,25 @@ func readTokens(path string) (map[string]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// previousPort is the port of the URL server when it is free and not one
+// of taken, else 0.
+func previousPort(server string, taken []int) int {
+	u, err := url.Parse(server)
+	if err != nil {
+		return 0
+	}
+	p, err := strconv.Atoi(u.Port())
+	if err != nil || p <= 0 || slices.Contains(taken, p) {
+		return 0
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", u.Port()))
+	if err != nil {
+		return 0
+	}
+	l.Close()
+	return p
 }
 
 func readServer(stateDir string) (string, error) {

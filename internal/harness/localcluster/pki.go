@@ -155,6 +155,9 @@ var identities = []identity{
 	// cert-manager's chart would grant its ClusterRoles; out of cluster it
 	// acts as an admin of this throwaway cluster.
 	{"cert-manager", "bulwark-cert-manager", "system:masters"},
+	// The External Secrets controller gets the upstream chart's
+	// controller ClusterRole (externalSecretsRules), bound to this user.
+	{"external-secrets", externalSecretsUser, ""},
 }
 
 func pemBlock(kind string, der []byte) []byte {

@@ -34,3 +34,39 @@ func (s *Stores) HandOver(ctx context.Context, cfg *config.Config) (*program.Loc
 		Redis:    program.Endpoint{Host: s.Redis.Host, Port: s.Redis.Port},
 	}, nil
 }
+
+// VaultSecrets are what the Vault layer needs from the local stores: the
+// management role's password per PostgreSQL connection (the Vault layer's
+// database engine logs in with it) and the Redis login's password (seeded
+// in KV for the services that use Redis).
+type VaultSecrets struct {
+	PostgresPasswords map[string]string
+	RedisPassword     string
+}
+
+// VaultSecrets returns the local stores' passwords the Vault layer of cfg
+// is handed, for the stores cfg uses; nil when it uses neither.
+func (s *Stores) VaultSecrets(cfg *config.Config) (*VaultSecrets, error) {
+	usesPostgres, usesRedis := UsesLocal(cfg)
+	if !usesPostgres && !usesRedis {
+		return nil, nil
+	}
+	out := &VaultSecrets{PostgresPasswords: map[string]string{}}
+	if usesPostgres {
+		role := cfg.Data.Postgres.ManagementRole
+		pw, err := s.rolePasswords([]string{role})
+		if err != nil {
+			return nil, fmt.Errorf("the local PostgreSQL's %s password: %w", role, err)
+		}
+		// An external server is the one connection of the Vault layer.
+		out.PostgresPasswords[datastore.PostgresStore] = pw[role]
+	}
+	if usesRedis {
+		pw, err := password(s.RedisAppPasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("the local Redis's %s password: %w", RedisAppUser, err)
+		}
+		out.RedisPassword = pw
+	}
+	return out, nil
+}

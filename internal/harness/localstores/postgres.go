@@ -182,7 +182,7 @@ func (s *Stores) Psql(ctx context.Context, database, script string) (string, err
 	pgpass := filepath.Join(s.credentialsDir(), "pgpass")
 	line := fmt.Sprintf("%s:*:*:%s:%s\n", s.Postgres.Host, PostgresSuperuser, strings.TrimSpace(string(pw)))
 	if cur, err := os.ReadFile(pgpass); err != nil || string(cur) != line {
-		if err := writeFile(pgpass, line, 0o600); err != nil {
+		if err := proc.WriteFile(pgpass, line, 0o600); err != nil {
 			return "", err
 		}
 	}

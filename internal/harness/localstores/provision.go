@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/bulwark-platform/bulwark/infra/datastore"
+	"github.com/bulwark-platform/bulwark/internal/harness/proc"
 )
 
 // Credentials are a role's login to a database on the store, in the JSON
@@ -132,7 +133,7 @@ func (s *Stores) rolePasswords(roles []string) (map[string]string, error) {
 		if err := os.MkdirAll(s.credentialsDir(), 0o700); err != nil {
 			return nil, err
 		}
-		if err := writeFile(s.RolesFile, stored, 0o600); err != nil {
+		if err := proc.WriteFile(s.RolesFile, stored, 0o600); err != nil {
 			return nil, err
 		}
 	}

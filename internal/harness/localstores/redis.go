@@ -70,7 +70,7 @@ func (s *Stores) startRedis(ctx context.Context, previousPort int) error {
 	}
 	s.Redis = Endpoint{Host: "127.0.0.1", Port: p}
 	conf := filepath.Join(s.dir, "redis.conf")
-	if err := writeFile(conf, redisConfig(data, s.Redis.Port, harness, app), 0o600); err != nil {
+	if err := proc.WriteFile(conf, redisConfig(data, s.Redis.Port, harness, app), 0o600); err != nil {
 		return err
 	}
 	s.logf("starting Redis on %s", s.Redis.Address())

@@ -229,7 +229,7 @@ func Up(ctx context.Context, o Options) (*Stores, error) {
 	} else if err := s.startRedis(ctx, was.Redis.Port); err != nil {
 		return nil, err
 	}
-	if err := writeFile(s.endpointsFile(), s, 0o600); err != nil {
+	if err := proc.WriteFile(s.endpointsFile(), s, 0o600); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -311,27 +311,6 @@ func readEndpoints(path string) (*Stores, error) {
 	return &s, nil
 }
 
-// writeFile writes v as JSON (a string as is) atomically with mode.
-func writeFile(path string, v any, mode fs.FileMode) error {
-	var raw []byte
-	if str, ok := v.(string); ok {
-		raw = []byte(str)
-	} else {
-		var err error
-		if raw, err = json.MarshalIndent(v, "", "  "); err != nil {
-			return err
-		}
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, raw, mode); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
 // password reads the password in path, generating and storing one (0600)
 // when there is none.
 func password(path string) (string, error) {
@@ -343,7 +322,7 @@ func password(path string) (string, error) {
 		return "", err
 	}
 	pw := newPassword()
-	if err := writeFile(path, pw, 0o600); err != nil {
+	if err := proc.WriteFile(path, pw, 0o600); err != nil {
 		return "", err
 	}
 	return pw, nil

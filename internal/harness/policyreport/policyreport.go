@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/bulwark-platform/bulwark/infra/config"
+	"github.com/bulwark-platform/bulwark/infra/peers"
 	"github.com/bulwark-platform/bulwark/infra/policy"
 	"github.com/bulwark-platform/bulwark/infra/policyeval"
 )
@@ -26,8 +27,8 @@ func Compile(root, stack string) (policyeval.Report, *config.Config, error) {
 	if err != nil {
 		return policyeval.Report{}, nil, err
 	}
-	set := policy.Compile(&cfg.Graph, cfg.Mesh, cfg.Data)
-	sources, dests := policyeval.Parties(&cfg.Graph, cfg.Mesh, cfg.Data)
+	set := policy.Compile(&cfg.Graph, cfg.Mesh, peers.Of(cfg))
+	sources, dests := policyeval.Parties(&cfg.Graph, cfg.Mesh, peers.Of(cfg))
 	return policyeval.Evaluate(set, sources, dests, cfg.Mesh.TrustDomain, cfg.Mesh.RootNamespace), cfg, nil
 }
 
@@ -67,7 +68,7 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 	if err := head.Write(w); err != nil {
 		return err
 	}
-	if d := policyeval.Diff(policyeval.Report{Rows: policyeval.GraphFlows(&cfg.Graph, cfg.Mesh, cfg.Data)}, head); len(d) > 0 || len(head.Findings) > 0 {
+	if d := policyeval.Diff(policyeval.Report{Rows: policyeval.GraphFlows(&cfg.Graph, cfg.Mesh, peers.Of(cfg))}, head); len(d) > 0 || len(head.Findings) > 0 {
 		fmt.Fprintln(w, "\nThe compiled policy does NOT match the service graph (- only in the graph, + only in the policy):")
 		for _, line := range d {
 			fmt.Fprintln(w, line)

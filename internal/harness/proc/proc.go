@@ -6,8 +6,10 @@
 package proc
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -172,4 +174,27 @@ func LogTail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// WriteFile writes v atomically with mode (a rename over the old file):
+// a string as is, anything else as indented JSON. The harness keeps its
+// state (endpoints, generated passwords, keys) in such files.
+func WriteFile(path string, v any, mode fs.FileMode) error {
+	var raw []byte
+	if str, ok := v.(string); ok {
+		raw = []byte(str)
+	} else {
+		var err error
+		if raw, err = json.MarshalIndent(v, "", "  "); err != nil {
+			return err
+		}
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, raw, mode); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -20,10 +20,42 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/bulwark-platform/bulwark/infra/program"
+	"github.com/bulwark-platform/bulwark/infra/vaultlayer"
 )
 
-// Project is the Pulumi project name.
+// Project is the platform layer's Pulumi project name.
 const Project = "bulwark"
+
+// Layer is one of Bulwark's two Pulumi projects.
+type Layer int
+
+const (
+	// Platform is the root project: the cluster's objects (Pulumi.yaml,
+	// stacks/).
+	Platform Layer = iota
+	// Vault is Vault's configuration (infra/vault): it reads the platform
+	// stack's `vault` output and is applied after it, destroyed before it.
+	Vault
+)
+
+func (l Layer) String() string {
+	if l == Vault {
+		return "vault"
+	}
+	return "platform"
+}
+
+// VaultDir is the Vault layer's project folder in the repository.
+const VaultDir = "infra/vault"
+
+// VaultInputs are the secrets the runner hands the Vault layer instead of
+// writing them into its stack's configuration: the token it configures
+// Vault with and the stores' passwords.
+type VaultInputs struct {
+	Token             string
+	PostgresPasswords map[string]string
+	RedisPassword     string
+}
 
 // localPassphrase encrypts the secrets of the throwaway local and ci
 // stacks. It protects nothing of value and is public by design; every
@@ -46,6 +78,10 @@ type Runner struct {
 	Out io.Writer
 	// Log receives the runner's own progress lines.
 	Log func(format string, args ...any)
+	// Layer is the project the runner operates on; Platform by default.
+	Layer Layer
+	// Vault is handed to the Vault layer.
+	Vault *VaultInputs
 	// Program, when set, runs instead of the Bulwark program: a benchmark
 	// measures a raw program of as many resources the same way.
 	Program pulumi.RunFunc
@@ -96,16 +132,20 @@ func (r *Runner) stack(ctx context.Context) (auto.Stack, error) {
 	if r.Stack == "" {
 		return auto.Stack{}, errors.New("stack name is empty")
 	}
-	if _, err := os.Stat(filepath.Join(r.ProjectDir, "stacks", "Pulumi."+r.Stack+".yaml")); err != nil {
-		return auto.Stack{}, fmt.Errorf("stack %s: no stacks/Pulumi.%s.yaml in %s", r.Stack, r.Stack, r.ProjectDir)
+	dir, project := r.ProjectDir, Project
+	if r.Layer == Vault {
+		dir, project = filepath.Join(r.ProjectDir, VaultDir), vaultlayer.Project
+	}
+	if _, err := os.Stat(filepath.Join(dir, "stacks", "Pulumi."+r.Stack+".yaml")); err != nil {
+		return auto.Stack{}, fmt.Errorf("stack %s: no stacks/Pulumi.%s.yaml in %s", r.Stack, r.Stack, dir)
 	}
 	env, err := r.env()
 	if err != nil {
 		return auto.Stack{}, err
 	}
 	// The program is replaced below, once the configuration keys are known.
-	s, err := auto.UpsertStackInlineSource(ctx, "organization/"+Project+"/"+r.Stack, Project, program.New(program.Options{}),
-		auto.WorkDir(r.ProjectDir),
+	s, err := auto.UpsertStackInlineSource(ctx, "organization/"+project+"/"+r.Stack, project, func(*pulumi.Context) error { return nil },
+		auto.WorkDir(dir),
 		auto.EnvVars(env),
 		auto.SecretsProvider("passphrase"),
 	)
@@ -124,6 +164,14 @@ func (r *Runner) stack(ctx context.Context) (auto.Stack, error) {
 	for k := range cfg {
 		keys = append(keys, k)
 	}
+	if r.Layer == Vault {
+		o := vaultlayer.Options{ConfigKeys: keys, Kubeconfig: r.Kubeconfig}
+		if v := r.Vault; v != nil {
+			o.Token, o.PostgresPasswords, o.RedisPassword = v.Token, v.PostgresPasswords, v.RedisPassword
+		}
+		s.Workspace().SetProgram(vaultlayer.New(o))
+		return s, nil
+	}
 	s.Workspace().SetProgram(program.New(program.Options{ConfigKeys: keys, Kubeconfig: r.Kubeconfig, Stores: r.Stores}))
 	return s, nil
 }
@@ -131,6 +179,7 @@ func (r *Runner) stack(ctx context.Context) (auto.Stack, error) {
 // Result is what an update left behind, for the summary.
 type Result struct {
 	Stack     string
+	Layer     Layer
 	Up        auto.UpResult
 	Resources []Resource
 }
@@ -141,17 +190,17 @@ func (r *Runner) Up(ctx context.Context, opts ...optup.Option) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	r.logf("pulumi up: stack %s", r.Stack)
+	r.logf("pulumi up: stack %s (%s layer)", r.Stack, r.Layer)
 	opts = append([]optup.Option{optup.ProgressStreams(r.out()), optup.Color("never")}, opts...)
 	res, err := s.Up(ctx, opts...)
 	if err != nil {
-		return nil, opError("up", r.Stack, err)
+		return nil, opError("up", r.name(), err)
 	}
 	resources, err := r.resources(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Stack: r.Stack, Up: res, Resources: resources}, nil
+	return &Result{Stack: r.Stack, Layer: r.Layer, Up: res, Resources: resources}, nil
 }
 
 // Preview shows what an update would change.
@@ -160,11 +209,11 @@ func (r *Runner) Preview(ctx context.Context, opts ...optpreview.Option) (auto.P
 	if err != nil {
 		return auto.PreviewResult{}, err
 	}
-	r.logf("pulumi preview: stack %s", r.Stack)
+	r.logf("pulumi preview: stack %s (%s layer)", r.Stack, r.Layer)
 	opts = append([]optpreview.Option{optpreview.ProgressStreams(r.out()), optpreview.Color("never")}, opts...)
 	res, err := s.Preview(ctx, opts...)
 	if err != nil {
-		return res, opError("preview", r.Stack, err)
+		return res, opError("preview", r.name(), err)
 	}
 	return res, nil
 }
@@ -175,10 +224,10 @@ func (r *Runner) Destroy(ctx context.Context, opts ...optdestroy.Option) error {
 	if err != nil {
 		return err
 	}
-	r.logf("pulumi destroy: stack %s", r.Stack)
+	r.logf("pulumi destroy: stack %s (%s layer)", r.Stack, r.Layer)
 	opts = append([]optdestroy.Option{optdestroy.ProgressStreams(r.out()), optdestroy.Color("never")}, opts...)
 	if _, err := s.Destroy(ctx, opts...); err != nil {
-		return opError("destroy", r.Stack, err)
+		return opError("destroy", r.name(), err)
 	}
 	return nil
 }
@@ -220,4 +269,27 @@ func diagnostics(out string) string {
 		}
 	}
 	return strings.TrimRight(after, "\n ")
+}
+
+// name is the stack as errors name it.
+func (r *Runner) name() string {
+	if r.Layer == Vault {
+		return r.Stack + " (vault layer)"
+	}
+	return r.Stack
+}
+
+// HasOutput reports whether the stack exists and has the output key (it
+// has been applied by a program that exports it).
+func (r *Runner) HasOutput(ctx context.Context, key string) (bool, error) {
+	s, err := r.stack(ctx)
+	if err != nil {
+		return false, err
+	}
+	out, err := s.Outputs(ctx)
+	if err != nil {
+		return false, fmt.Errorf("reading the outputs of stack %s: %w", r.name(), err)
+	}
+	_, ok := out[key]
+	return ok, nil
 }

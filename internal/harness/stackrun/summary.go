@@ -212,6 +212,12 @@ func WriteSummary(w io.Writer, res *Result) error {
 	}
 	fmt.Fprintf(tw, "\nOutputs:\n")
 	for _, k := range slices.Sorted(maps.Keys(res.Up.Outputs)) {
+		if k == "vault" {
+			// The whole plan the Vault layer applies: long, and summarised
+			// by the secrets posture.
+			fmt.Fprintf(tw, "  %s:\t(the Vault layer's plan: pulumi stack output vault)\n", k)
+			continue
+		}
 		raw, err := json.Marshal(res.Up.Outputs[k].Value)
 		if err != nil {
 			return fmt.Errorf("output %s: %w", k, err)
@@ -293,4 +299,88 @@ func strMap(v any) map[string]string {
 		out[k] = s
 	}
 	return out
+}
+
+// SecretsPosture is what the summary says about secrets after both layers
+// are up.
+type SecretsPosture struct {
+	// Secrets is the platform stack's "secrets" output.
+	Secrets program.SecretsOutput
+	// Policies, Roles, Mounts and DatabaseRoles are the Vault layer's
+	// outputs; StaticSecrets the KV paths it seeded.
+	Mounts, Policies, Roles, StaticSecrets, DatabaseRoles []string
+	// Synced are the ExternalSecrets Ready with their Secret written, of
+	// Secrets.ExternalSecrets; NotSynced says why the others are not.
+	Synced    []string
+	NotSynced map[string]string
+}
+
+// ReadSecretsPosture reads the posture from the two layers' results; the
+// sync state is filled by the caller, which can see the cluster.
+func ReadSecretsPosture(platform, vault *Result) (*SecretsPosture, error) {
+	p := &SecretsPosture{NotSynced: map[string]string{}}
+	if err := outputInto(platform, "secrets", &p.Secrets); err != nil {
+		return nil, err
+	}
+	for k, dst := range map[string]*[]string{"mounts": &p.Mounts, "policies": &p.Policies, "roles": &p.Roles,
+		"staticSecrets": &p.StaticSecrets, "databaseRoles": &p.DatabaseRoles} {
+		if err := outputInto(vault, k, dst); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func outputInto(res *Result, key string, dst any) error {
+	if res == nil {
+		return nil
+	}
+	o, ok := res.Up.Outputs[key]
+	if !ok {
+		return nil
+	}
+	raw, err := json.Marshal(o.Value)
+	if err != nil {
+		return fmt.Errorf("output %s of stack %s: %w", key, res.Stack, err)
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return fmt.Errorf("output %s of stack %s: %w", key, res.Stack, err)
+	}
+	return nil
+}
+
+// WriteSecretsPosture prints the secrets posture: what Vault holds, who
+// may read it, what is synced, and whose configuration contract holds.
+func WriteSecretsPosture(w io.Writer, p *SecretsPosture) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	list := func(xs []string) string {
+		if len(xs) == 0 {
+			return "none"
+		}
+		return fmt.Sprintf("%d: %s", len(xs), strings.Join(xs, ", "))
+	}
+	synced := fmt.Sprintf("%d/%d", len(p.Synced), len(p.Secrets.ExternalSecrets))
+	if len(p.NotSynced) > 0 {
+		var why []string
+		for _, k := range slices.Sorted(maps.Keys(p.NotSynced)) {
+			why = append(why, k+": "+p.NotSynced[k])
+		}
+		synced += " (not yet: " + strings.Join(why, "; ") + ")"
+	}
+	fmt.Fprintf(tw, "\nSecrets posture:\n")
+	for _, line := range [][2]string{
+		{"Vault", p.Secrets.Vault},
+		{"  mounts", list(p.Mounts)},
+		{"  policies", list(p.Policies)},
+		{"  roles (one service account each)", list(p.Roles)},
+		{"  static secrets in KV", list(p.StaticSecrets)},
+		{"  database roles (dynamic credentials)", list(p.DatabaseRoles)},
+		{"External Secrets synced", synced},
+		{"  refresh interval", p.Secrets.RefreshInterval},
+		{"config contract holds", list(p.Secrets.ContractHolds)},
+	} {
+		fmt.Fprintf(tw, "  %s\t%s\n", line[0], line[1])
+	}
+	fmt.Fprintln(tw)
+	return tw.Flush()
 }

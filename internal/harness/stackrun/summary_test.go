@@ -4,6 +4,7 @@ import (
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/infra/datastore"
 	"github.com/bulwark-platform/bulwark/infra/program"
+	"github.com/bulwark-platform/bulwark/infra/secrets"
 
 	"bytes"
 	"encoding/json"
@@ -161,4 +162,58 @@ func TestSummaryPrintsTheDataPosture(t *testing.T) {
 	if !strings.Contains(buf.String(), "external at 127.0.0.1 (the local cluster's") {
 		t.Errorf("local data posture:\n%s", buf.String())
 	}
+}
+
+// The secrets posture is read from both layers' outputs and says what is
+// not synced and why.
+func TestSummaryPrintsTheSecretsPosture(t *testing.T) {
+	cfg := config.Defaults(config.Dev)
+	set, err := secrets.Compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	platform := &Result{Stack: "dev", Up: auto.UpResult{Outputs: auto.OutputMap{
+		"secrets": {Value: mustJSON(t, program.SecretsPosture(cfg, set))},
+	}}}
+	vault := &Result{Stack: "dev", Layer: Vault, Up: auto.UpResult{Outputs: auto.OutputMap{
+		"policies": {Value: []any{"bulwark-dev-order", "bulwark-dev-user"}},
+		"roles":    {Value: []any{"order", "user"}},
+	}}}
+	p, err := ReadSecretsPosture(platform, vault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Secrets.ExternalSecrets) == 0 || len(p.Secrets.DatabaseCredentials) == 0 {
+		t.Fatalf("posture read nothing: %+v", p.Secrets)
+	}
+	p.Synced = p.Secrets.ExternalSecrets[1:]
+	p.NotSynced[p.Secrets.ExternalSecrets[0]] = "SecretSyncedError: 403"
+	var buf bytes.Buffer
+	if err := WriteSecretsPosture(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"policies", "2: bulwark-dev-order, bulwark-dev-user", "roles (one service account each)",
+		"External Secrets synced", "(not yet: " + p.Secrets.ExternalSecrets[0] + ": SecretSyncedError: 403)",
+		"config contract holds", "order", "payment", "user",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("secrets posture lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// mustJSON turns v into what an output holds after the engine: JSON values.
+func mustJSON(t *testing.T, v any) any {
+	t.Helper()
+	raw, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -7,7 +7,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -22,6 +21,7 @@ import (
 	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/bulwark-platform/bulwark/services/contract"
 	"github.com/bulwark-platform/bulwark/services/internal/platform/auth"
 	"github.com/bulwark-platform/bulwark/services/internal/platform/correlation"
 	"github.com/bulwark-platform/bulwark/services/internal/platform/db"
@@ -32,48 +32,10 @@ import (
 	"github.com/bulwark-platform/bulwark/services/internal/platform/telemetry"
 )
 
-// Common is the configuration every service reads.
-type Common struct {
-	HTTPPort             int           `env:"HTTP_PORT" envDefault:"8080"`
-	MetricsPort          int           `env:"METRICS_PORT" envDefault:"9090"`
-	BindHost             string        `env:"BIND_HOST" envDefault:"0.0.0.0"`
-	OIDCIssuer           string        `env:"OIDC_ISSUER,required,notEmpty"`
-	OIDCAudience         string        `env:"OIDC_AUDIENCE,required,notEmpty"`
-	OIDCMaxTokenLifetime time.Duration `env:"OIDC_MAX_TOKEN_LIFETIME" envDefault:"24h"`
-	DBCredentialsFile    string        `env:"DB_CREDENTIALS_FILE,required,notEmpty"`
-	DBMaxConns           int32         `env:"DB_MAX_CONNS" envDefault:"10"`
-	RedisAddr            string        `env:"REDIS_ADDR"`
-	DrainDelay           time.Duration `env:"DRAIN_DELAY" envDefault:"5s"`
-	ShutdownTimeout      time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
-	LogLevel             string        `env:"LOG_LEVEL" envDefault:"info"`
-}
-
-// Validate checks what types can't.
-func (c *Common) Validate() error {
-	var errs []error
-	for name, p := range map[string]int{"HTTP_PORT": c.HTTPPort, "METRICS_PORT": c.MetricsPort} {
-		if p < 1 || p > 65535 {
-			errs = append(errs, fmt.Errorf("%s: must be between 1 and 65535, got %d", name, p))
-		}
-	}
-	if c.HTTPPort == c.MetricsPort {
-		errs = append(errs, errors.New("METRICS_PORT: must differ from HTTP_PORT"))
-	}
-	if c.DrainDelay < 0 || c.ShutdownTimeout <= 0 {
-		errs = append(errs, errors.New("DRAIN_DELAY and SHUTDOWN_TIMEOUT: must be positive"))
-	}
-	if c.OIDCMaxTokenLifetime <= 0 {
-		errs = append(errs, fmt.Errorf("OIDC_MAX_TOKEN_LIFETIME: must be positive, got %s", c.OIDCMaxTokenLifetime))
-	}
-	if c.DBMaxConns < 1 {
-		errs = append(errs, fmt.Errorf("DB_MAX_CONNS: must be at least 1, got %d", c.DBMaxConns))
-	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
-		errs = append(errs, fmt.Errorf("LOG_LEVEL: %q is not debug, info, warn or error", c.LogLevel))
-	}
-	return errors.Join(errs...)
-}
+// Common is the configuration every service reads. It lives in the
+// contract package, which the platform imports to learn what every
+// service requires; the alias keeps app.Common working.
+type Common = contract.Common
 
 // Route is one entry of a service's route table: the pattern, what a
 // caller needs, and the handler. Public routes skip authentication.
@@ -101,8 +63,12 @@ type Service struct {
 
 // Start brings up everything but the HTTP servers. On error it releases
 // what it had opened; the error begins with the step that failed
-// ("telemetry", "OIDC discovery", "DB_CREDENTIALS_FILE", "database",
-// "migrations", "redis tracing"), once.
+// ("telemetry", "OIDC discovery", "DB_TLS_CA_FILE", "REDIS_PASSWORD_FILE",
+// "REDIS_TLS_CA_FILE", "DB_CREDENTIALS_FILE", "database", "migrations",
+// "redis tracing"), once: files are read before anything connects, so a
+// bad mount stops start-up before the migrations run. Redis itself is not
+// contacted: it only degrades the service, so an unreachable Redis or a
+// refused login shows in readiness, never as a failed start.
 func Start(ctx context.Context, name string, cfg Common, migrations fs.FS, logOut io.Writer) (s *Service, err error) {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
@@ -129,6 +95,20 @@ func Start(ctx context.Context, name string, cfg Common, migrations fs.FS, logOu
 		return s, fmt.Errorf("OIDC discovery: %w", err)
 	}
 
+	// The CA is checked here, where the error can name the variable; pgx
+	// reads the file itself on each connect.
+	if cfg.DBTLSCAFile != "" {
+		if _, err := secrets.ReadCA(cfg.DBTLSCAFile); err != nil {
+			return s, fmt.Errorf("DB_TLS_CA_FILE: %w", err)
+		}
+	}
+	var rdb *redis.Client
+	if cfg.RedisAddr != "" {
+		if rdb, err = openRedis(ctx, cfg, log); err != nil {
+			return s, err // it names the variable
+		}
+		s.closers = append(s.closers, server.Closer{Name: "redis", Close: func(context.Context) error { return rdb.Close() }})
+	}
 	creds, err := secrets.Watch(ctx, cfg.DBCredentialsFile, secrets.ParseDB,
 		func(c secrets.DBCredentials) {
 			if err := s.DB.Rotate(ctx, c); err != nil {
@@ -141,7 +121,7 @@ func Start(ctx context.Context, name string, cfg Common, migrations fs.FS, logOu
 	if err != nil {
 		return s, fmt.Errorf("DB_CREDENTIALS_FILE: %w", err)
 	}
-	if s.DB, err = db.Open(ctx, creds, cfg.DBMaxConns); err != nil {
+	if s.DB, err = db.Open(ctx, creds, db.Options{MaxConns: cfg.DBMaxConns, TLSCAFile: cfg.DBTLSCAFile}); err != nil {
 		return s, fmt.Errorf("database: %w", err)
 	}
 	s.closers = append(s.closers, server.Closer{Name: "postgres", Close: s.DB.Close})
@@ -154,18 +134,16 @@ func Start(ctx context.Context, name string, cfg Common, migrations fs.FS, logOu
 	}
 
 	components := []health.Component{{Name: "postgres", Critical: true, Check: s.DB.Ping, Timeout: 500 * time.Millisecond}}
-	if cfg.RedisAddr != "" {
-		// The cache is best effort: fail fast rather than retry hard.
-		rdb := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, MaxRetries: 1,
-			DialTimeout: 100 * time.Millisecond, ReadTimeout: 100 * time.Millisecond, WriteTimeout: 100 * time.Millisecond})
+	if rdb != nil {
 		s.Redis = rdb
-		s.closers = append(s.closers, server.Closer{Name: "redis", Close: func(context.Context) error { return rdb.Close() }})
 		if err := redisotel.InstrumentTracing(rdb, redisotel.WithDBStatement(false)); err != nil {
 			return s, fmt.Errorf("redis tracing: %w", err)
 		}
 		// Redis only degrades the service: reads fall back to PostgreSQL.
+		// That holds for a refused login too; checkRedis logs it, since
+		// only the operator can fix it.
 		components = append(components, health.Component{Name: "redis", Timeout: 150 * time.Millisecond,
-			Check: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
+			Check: checkRedis(rdb, log)})
 	}
 	s.Health = health.New(time.Second, components...)
 	s.Health.Started()

@@ -17,7 +17,10 @@ import (
 // MigrateConfig is all `<service> migrate` reads: the database.
 type MigrateConfig struct {
 	DBCredentialsFile string `env:"DB_CREDENTIALS_FILE,required,notEmpty"`
-	LogLevel          string `env:"LOG_LEVEL" envDefault:"info"`
+	// DBTLSCAFile: as the service's (contract.Common), so a migration job
+	// reaches the database the way the service does.
+	DBTLSCAFile string `env:"DB_TLS_CA_FILE"`
+	LogLevel    string `env:"LOG_LEVEL" envDefault:"info"`
 }
 
 // Validate checks the log level.
@@ -52,7 +55,12 @@ func Migrate(ctx context.Context, name string, migrations fs.FS, logOut io.Write
 	if err != nil {
 		return fmt.Errorf("configuration: DB_CREDENTIALS_FILE: %w", err)
 	}
-	d, err := db.Open(ctx, creds, 1)
+	if cfg.DBTLSCAFile != "" {
+		if _, err := secrets.ReadCA(cfg.DBTLSCAFile); err != nil {
+			return fmt.Errorf("configuration: DB_TLS_CA_FILE: %w", err)
+		}
+	}
+	d, err := db.Open(ctx, creds, db.Options{MaxConns: 1, TLSCAFile: cfg.DBTLSCAFile})
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}

@@ -32,6 +32,11 @@ func TestMigrateErrorsNameTheStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("DB_CREDENTIALS_FILE", creds)
+	t.Setenv("DB_TLS_CA_FILE", creds) // JSON, not a CA
+	if err := Migrate(context.Background(), "apptest", migrations, io.Discard); err == nil || !strings.HasPrefix(err.Error(), "configuration: DB_TLS_CA_FILE: "+creds+": no PEM certificate") {
+		t.Errorf("a CA file without a certificate: %v", err)
+	}
+	t.Setenv("DB_TLS_CA_FILE", "")
 	if err := Migrate(context.Background(), "apptest", migrations, io.Discard); err == nil || !strings.HasPrefix(err.Error(), "database: d as u: ") {
 		t.Errorf("an unreachable database: %v", err)
 	}

@@ -1,9 +1,10 @@
 // Package db holds a service's PostgreSQL pool (pgx). When the database
 // credentials rotate, a new pool is opened and checked, then swapped in;
-// the old pool closes once its in-flight queries are done, so a rotation
-// fails no request. Migrations embedded in the service are applied at
-// start-up under an advisory lock, so replicas starting together apply
-// each exactly once.
+// the old pool keeps serving for a short grace (a query that took it just
+// before the swap), then closes once its in-flight queries are done, so a
+// rotation fails no request. Migrations embedded in the service are
+// applied at start-up under an advisory lock, so replicas starting
+// together apply each exactly once.
 package db
 
 import (
@@ -30,27 +31,47 @@ import (
 
 // DB is a swappable pool.
 type DB struct {
-	pool     atomic.Pointer[pgxpool.Pool]
-	maxConns int32
+	pool atomic.Pointer[pgxpool.Pool]
+	opts Options
+}
+
+// Options are a pool's settings besides the credentials.
+type Options struct {
+	// MaxConns bounds the pool (pgx's default when 0).
+	MaxConns int32
+	// TLSCAFile, when set, is a PEM bundle: the server must present a
+	// certificate it signed for the credentials' host (sslmode=verify-full).
+	// pgx reads it on every connect, so a new CA is picked up at the next
+	// credential rotation. Empty keeps sslmode=prefer: TLS when the server
+	// offers it, unverified, for a database on the same trusted network.
+	TLSCAFile string
+	// RetireAfter is how long a pool superseded by a rotation still hands
+	// out connections (1 s when 0); see Rotate.
+	RetireAfter time.Duration
 }
 
 // DSN builds a connection string from credentials; the password is
-// escaped, never logged.
-func DSN(c secrets.DBCredentials) string {
+// escaped, never logged. With tlsCAFile set the connection must be TLS
+// verified against that CA for the credentials' host.
+func DSN(c secrets.DBCredentials, tlsCAFile string) string {
+	q := url.Values{"sslmode": {"prefer"}}
+	if tlsCAFile != "" {
+		q = url.Values{"sslmode": {"verify-full"}, "sslrootcert": {tlsCAFile}}
+	}
 	u := url.URL{
 		Scheme:   "postgres",
 		User:     url.UserPassword(c.Username, c.Password),
 		Host:     net.JoinHostPort(c.Host, strconv.Itoa(c.Port)),
 		Path:     "/" + c.Database,
-		RawQuery: "sslmode=prefer",
+		RawQuery: q.Encode(),
 	}
 	return u.String()
 }
 
 // Open connects with creds and checks the connection. Its errors, like
 // Migrate's, don't repeat the step: the caller names it.
-func Open(ctx context.Context, c secrets.DBCredentials, maxConns int32) (*DB, error) {
-	d := &DB{maxConns: maxConns}
+func Open(ctx context.Context, c secrets.DBCredentials, o Options) (*DB, error) {
+	d := &DB{opts: o}
 	p, err := d.connect(ctx, c)
 	if err != nil {
 		return nil, err
@@ -59,18 +80,27 @@ func Open(ctx context.Context, c secrets.DBCredentials, maxConns int32) (*DB, er
 	return d, nil
 }
 
-func (d *DB) connect(ctx context.Context, c secrets.DBCredentials) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(DSN(c))
+// Config is the pool configuration for c: what connect opens.
+func (o Options) Config(c secrets.DBCredentials) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(DSN(c, o.TLSCAFile))
 	if err != nil {
-		return nil, fmt.Errorf("%s as %s: %w", c.Database, c.Username, err)
+		return nil, err
 	}
-	if d.maxConns > 0 {
-		cfg.MaxConns = d.maxConns
+	if o.MaxConns > 0 {
+		cfg.MaxConns = o.MaxConns
 	}
 	cfg.MaxConnLifetime = 30 * time.Minute
 	// Spans for every query; statements only (never parameters, which may
 	// carry personal or payment data).
 	cfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTrimSQLInSpanName())
+	return cfg, nil
+}
+
+func (d *DB) connect(ctx context.Context, c secrets.DBCredentials) (*pgxpool.Pool, error) {
+	cfg, err := d.opts.Config(c)
+	if err != nil {
+		return nil, fmt.Errorf("%s as %s: %w", c.Database, c.Username, err)
+	}
 	p, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s as %s: %w", c.Database, c.Username, err)
@@ -93,10 +123,22 @@ func (d *DB) Rotate(ctx context.Context, c secrets.DBCredentials) error {
 		return fmt.Errorf("rotating credentials (keeping the old pool): %w", err)
 	}
 	old := d.pool.Swap(p)
-	// Close blocks until every acquired connection is released: queries in
-	// flight on the old pool finish there.
-	go old.Close()
+	// A query may have taken the old pool just before the swap and not yet
+	// acquired its connection (Pool, then QueryRow, with the goroutine
+	// descheduled in between): a closed pool would refuse it. So the old
+	// pool retires after a grace, well within the old lease (the agent
+	// fetches new credentials with a tenth of the lease or more left);
+	// Close then blocks until every acquired connection is released, so
+	// queries in flight on the old pool finish there.
+	time.AfterFunc(d.opts.retireAfter(), old.Close)
 	return nil
+}
+
+func (o Options) retireAfter() time.Duration {
+	if o.RetireAfter > 0 {
+		return o.RetireAfter
+	}
+	return time.Second
 }
 
 // Ping checks the database (readiness).

@@ -15,9 +15,22 @@ import (
 // Validator is implemented by configurations with rules beyond types.
 type Validator interface{ Validate() error }
 
-// Load fills cfg (a pointer to a struct with env tags) and validates it.
-func Load(cfg any) error {
-	if err := env.Parse(cfg); err != nil {
+// Load fills cfg (a pointer to a struct with env tags) from the process
+// environment and validates it.
+func Load(cfg any) error { return load(cfg, env.Options{}) }
+
+// LoadFrom is Load over environ instead of the process environment (nil
+// is an empty environment, never the process's): how a platform checks the
+// variables it gives a service with the service's own loader and rules.
+func LoadFrom(cfg any, environ map[string]string) error {
+	if environ == nil {
+		environ = map[string]string{}
+	}
+	return load(cfg, env.Options{Environment: environ})
+}
+
+func load(cfg any, opts env.Options) error {
+	if err := env.ParseWithOptions(cfg, opts); err != nil {
 		return rename(cfg, err)
 	}
 	if v, ok := cfg.(Validator); ok {

@@ -52,3 +52,18 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		})
 	}
 }
+
+// LoadFrom reads only the map it is given, never the process environment.
+func TestLoadFromReadsOnlyItsMap(t *testing.T) {
+	t.Setenv("OIDC_ISSUER", "https://from-the-process.example.com")
+	var c cfg
+	if err := LoadFrom(&c, nil); err == nil || !strings.Contains(err.Error(), "OIDC_ISSUER: required, not set") {
+		t.Errorf("a nil map: %v, want OIDC_ISSUER not set", err)
+	}
+	if err := LoadFrom(&c, map[string]string{"OIDC_ISSUER": "https://id.example.com", "HTTP_PORT": "8081"}); err != nil || c.Issuer != "https://id.example.com" || c.Port != 8081 {
+		t.Errorf("%+v %v", c, err)
+	}
+	if err := LoadFrom(&cfg{}, map[string]string{"OIDC_ISSUER": "x", "HTTP_PORT": "0"}); err == nil || !strings.HasPrefix(err.Error(), "configuration: HTTP_PORT: ") {
+		t.Errorf("validation: %v, want it to run", err)
+	}
+}

@@ -6,7 +6,9 @@ package secrets
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -60,6 +62,38 @@ func ParseText(raw []byte) (string, error) {
 		return "", errors.New("secret file is empty")
 	}
 	return s, nil
+}
+
+// ReadCA reads a PEM bundle of CA certificates (to verify a server's TLS
+// certificate against). A file without one certificate is an error, not
+// an empty pool: an empty pool would fail every handshake later with a
+// far less helpful error.
+func ReadCA(path string) (*x509.CertPool, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	pool := x509.NewCertPool()
+	n := 0
+	for rest := raw; ; {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue // a bundle may carry comments or other blocks
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: certificate %d: %w", path, n+1, err)
+		}
+		pool.AddCert(cert)
+		n++
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("%s: no PEM certificate", path)
+	}
+	return pool, nil
 }
 
 // Watch reads path with parse and calls onChange with every later value

@@ -21,10 +21,14 @@ import (
 // Postgres is a throwaway PostgreSQL server.
 type Postgres struct {
 	Port int
-	dir  string
-	cmd  *exec.Cmd
-	cred *syscall.Credential
-	t    testing.TB
+	// CAFile is the CA certificate (PEM) the server's certificate chains
+	// to, when it serves TLS (PostgresOptions.TLS).
+	CAFile string
+	tls    bool
+	dir    string
+	cmd    *exec.Cmd
+	cred   *syscall.Credential
+	t      testing.TB
 }
 
 // SuperuserPassword is the test server's superuser password.
@@ -41,17 +45,31 @@ func pgBinary(name string) (string, bool) {
 	return "", false
 }
 
+// PostgresOptions configure StartPostgresWith.
+type PostgresOptions struct {
+	// TLS turns ssl on, with a certificate for 127.0.0.1 and localhost
+	// from a fresh CA (Postgres.CAFile). Plain text stays allowed, as
+	// sslmode=prefer clients and the test's own connections use it.
+	TLS bool
+}
+
 // StartPostgres initialises and starts a PostgreSQL server on a free
 // loopback port with password (SCRAM) authentication; it stops with the
 // test. As root (CI), it runs as the postgres user, as PostgreSQL insists.
 func StartPostgres(t testing.TB) *Postgres {
+	t.Helper()
+	return StartPostgresWith(t, PostgresOptions{})
+}
+
+// StartPostgresWith is StartPostgres configured by o.
+func StartPostgresWith(t testing.TB, o PostgresOptions) *Postgres {
 	t.Helper()
 	initdb, ok1 := pgBinary("initdb")
 	_, ok2 := pgBinary("postgres")
 	if !ok1 || !ok2 {
 		t.Skip("PostgreSQL is not installed (apt-get install postgresql; .ci/run does)")
 	}
-	p := &Postgres{Port: FreePort(t), t: t}
+	p := &Postgres{Port: FreePort(t), t: t, tls: o.TLS}
 	dir, err := os.MkdirTemp("", "bulwark-pg-")
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +98,24 @@ func StartPostgres(t testing.TB) *Postgres {
 	if p.cred != nil {
 		_ = os.Chown(pwfile, int(p.cred.Uid), int(p.cred.Gid))
 	}
+	if o.TLS {
+		// The server reads its key as itself, and refuses one others can read.
+		ca := NewCA(t)
+		p.CAFile = ca.File
+		cert, key := ca.Issue(t, "127.0.0.1", "localhost")
+		for src, dst := range map[string]string{cert: "server.crt", key: "server.key"} {
+			raw, err := os.ReadFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, dst), raw, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if p.cred != nil {
+				_ = os.Chown(filepath.Join(dir, dst), int(p.cred.Uid), int(p.cred.Gid))
+			}
+		}
+	}
 	data := filepath.Join(dir, "data")
 	p.run(initdb, "-D", data, "-U", "postgres", "--pwfile", pwfile, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync")
 	p.Start()
@@ -100,9 +136,14 @@ func (p *Postgres) run(bin string, args ...string) {
 func (p *Postgres) Start() {
 	p.t.Helper()
 	bin, _ := pgBinary("postgres")
-	p.cmd = exec.Command(bin, "-D", filepath.Join(p.dir, "data"), "-p", strconv.Itoa(p.Port),
-		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+p.dir,
-		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200")
+	args := []string{"-D", filepath.Join(p.dir, "data"), "-p", strconv.Itoa(p.Port),
+		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + p.dir,
+		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200"}
+	if p.tls {
+		args = append(args, "-c", "ssl=on", "-c", "ssl_cert_file="+filepath.Join(p.dir, "server.crt"),
+			"-c", "ssl_key_file="+filepath.Join(p.dir, "server.key"))
+	}
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatalf("starting postgres: %v", err)

@@ -6,7 +6,7 @@ import (
 )
 
 // ServiceOptions configure a service process the way the platform does,
-// through app.Common's environment variables.
+// through contract.Common's environment variables (the rest go in Env).
 type ServiceOptions struct {
 	// Issuer and Audience: OIDC_ISSUER, OIDC_AUDIENCE.
 	Issuer, Audience string

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/infra/graph"
+	"github.com/bulwark-platform/bulwark/services/contract"
 	"github.com/bulwark-platform/bulwark/services/internal/platform/app"
 )
 
@@ -71,6 +72,43 @@ func GraphAgrees(t *testing.T, service string, routes []app.Route, adminOnly ...
 					continue
 				}
 				t.Errorf("route %q of %s is reachable from no edge of the graph and not documented as admin-only", r.Pattern, service)
+			}
+		})
+	}
+}
+
+// ContractAgrees checks the service's config contract against the graph
+// of every stack that runs it: the variables holding a callee's base URL
+// (contract:"url=<service>") are exactly the services the graph lets it
+// call, so the platform can fill each from the graph, and a call the
+// graph allows always has a variable saying where to send it.
+func ContractAgrees(t *testing.T, service string) {
+	t.Helper()
+	c, ok := contract.For(service)
+	if !ok {
+		t.Fatalf("no config contract for %s (contract.Services(): %v)", service, contract.Services())
+	}
+	var urls []string
+	for _, v := range c.Vars {
+		if v.URLOf != "" {
+			urls = append(urls, v.URLOf)
+		}
+	}
+	slices.Sort(urls)
+	for stack, g := range stackGraphs(t) {
+		t.Run(stack, func(t *testing.T) {
+			if g.Service(service) == nil {
+				t.Skipf("the %s stack doesn't run %s", stack, service)
+			}
+			var callees []string
+			for _, e := range g.Edges() {
+				if e.From.Name == service && !slices.Contains(callees, e.To.Name) {
+					callees = append(callees, e.To.Name)
+				}
+			}
+			slices.Sort(callees)
+			if !slices.Equal(urls, callees) {
+				t.Errorf("%s's contract has URL variables for %v; the graph lets it call %v", service, urls, callees)
 			}
 		})
 	}
