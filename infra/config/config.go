@@ -55,7 +55,11 @@ type Config struct {
 	Mesh          Mesh
 	Certificates  Certificates
 	Edge          Edge
-	Data          Data
+	// Identity is the OIDC provider: issuer, the gateway's audience, the
+	// browser client and token lifetimes (infra/identity compiles the
+	// realm and clients from it and the graph).
+	Identity Identity
+	Data     Data
 	// ExternalSecrets configures the External Secrets Operator.
 	ExternalSecrets ExternalSecrets
 	Graph           graph.Graph
@@ -349,6 +353,7 @@ var keys = []key{
 	{"install", func(c *Config) any { return &c.Install }, false},
 	{"mesh", func(c *Config) any { return &c.Mesh }, false},
 	{"certificates", func(c *Config) any { return &c.Certificates }, false},
+	{"identity", func(c *Config) any { return &c.Identity }, false},
 	{"edge", func(c *Config) any { return &c.Edge }, false},
 	{"data", func(c *Config) any { return &c.Data }, false},
 	{"externalSecrets", func(c *Config) any { return &c.ExternalSecrets }, false},
@@ -420,6 +425,9 @@ func Load(get Getter, present []string) (*Config, error) {
 			// doesn't bury the report in follow-on errors.
 			reflect.ValueOf(target).Elem().Set(reflect.ValueOf(saved))
 		}
+		if derive := derived[k.name]; derive != nil {
+			derive(cfg)
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		errs = append(errs, err)
@@ -454,6 +462,7 @@ func (c *Config) Validate() error {
 		bad(fielderr.ErrConflict, "certificates.istioCSR", "needs install.istio: the CA of a mesh Bulwark adopts is not Bulwark's to change")
 	}
 	c.Edge.validate(c.Environment, &c.Graph, bad)
+	c.validateIdentity(bad)
 	c.Vault.validate(c.Environment, c.Install.Vault, bad)
 	c.ExternalSecrets.validate(c.Install.ExternalSecrets, bad)
 	c.Data.validate(c.Environment, bad)

@@ -63,14 +63,23 @@ func Defaults(env Environment) *Config {
 		ExternalSecrets: ExternalSecrets{Namespace: "external-secrets", RefreshInterval: 5 * time.Minute},
 		Install:         Install{Istio: true, CertManager: true, Vault: true, ExternalSecrets: true, Observability: true, Replicas: 2},
 		Certificates:    Certificates{RootCADuration: 365 * day, LeafDuration: 30 * day, Issuer: CAIssuer},
+		Identity: Identity{
+			Provider: "keycloak", Realm: "bulwark",
+			Issuer:   "https://id." + string(env) + ".bulwark.example.com/realms/bulwark",
+			Audience: "bulwark-api",
+			BrowserClient: BrowserClient{
+				ClientID:     "bulwark-web",
+				RedirectURIs: []string{"https://app." + string(env) + ".bulwark.example.com/callback"},
+				WebOrigins:   []string{"https://app." + string(env) + ".bulwark.example.com"},
+			},
+			AccessTokenLifespan:  10 * time.Minute,
+			RefreshTokenLifespan: 12 * time.Hour,
+		},
 		Edge: Edge{
 			Hosts:         []string{"api." + string(env) + ".bulwark.example.com"},
 			MinTLSVersion: "1.2",
-			JWT: JWT{
-				Issuer:    "https://id." + string(env) + ".bulwark.example.com/realms/bulwark",
-				JWKSURI:   "https://id." + string(env) + ".bulwark.example.com/realms/bulwark/protocol/openid-connect/certs",
-				Audiences: []string{"bulwark-api"},
-			},
+			// JWT follows Identity (set below, once the environment's
+			// identity is final).
 			RateLimit: RateLimit{Requests: 100, PerSeconds: 1},
 		},
 		Data: Data{
@@ -114,6 +123,10 @@ func Defaults(env Environment) *Config {
 			Kubernetes: VaultKubernetes{Issuer: c.Vault.Kubernetes.Issuer, Audience: "vault"},
 			Token:      TTLs{TTL: 10 * time.Minute, MaxTTL: time.Hour}, Database: c.Vault.Database}
 		c.ExternalSecrets.RefreshInterval = 15 * time.Second
+		// The browser app runs on the developer's machine.
+		c.Identity.BrowserClient.RedirectURIs = []string{"http://localhost:3000/callback"}
+		c.Identity.BrowserClient.WebOrigins = []string{"http://localhost:3000"}
+		c.Identity.AccessTokenLifespan = 15 * time.Minute
 	}
 	switch env {
 	case Local:
@@ -140,6 +153,7 @@ func Defaults(env Environment) *Config {
 		c.Data.Postgres.Backup.RetentionPolicy = "7d"
 		c.ExternalSecrets.RefreshInterval = time.Minute
 		c.Certificates.RootCADuration, c.Certificates.LeafDuration = 90*day, 7*day
+		c.Identity.AccessTokenLifespan = 15 * time.Minute
 	case Staging:
 		c.Observability.TraceSamplingRatio = 0.2
 		c.Data.Postgres.Instances = 2
@@ -148,6 +162,7 @@ func Defaults(env Environment) *Config {
 		c.Workloads.Resources.Limits = Quantities{CPU: "1", Memory: "512Mi", EphemeralStorage: "512Mi"}
 		c.Workloads.Autoscaling.MaxReplicas = 8
 		c.Mesh.OutboundTrafficPolicy = "REGISTRY_ONLY"
+		c.Identity.RefreshTokenLifespan = 8 * time.Hour
 	case Prod:
 		c.Workloads.Replicas = 3
 		c.Workloads.Resources.Requests = Quantities{CPU: "250m", Memory: "256Mi", EphemeralStorage: "256Mi"}
@@ -167,6 +182,10 @@ func Defaults(env Environment) *Config {
 		c.Certificates.RootCADuration, c.Certificates.LeafDuration = 5*365*day, 90*day
 		c.Edge.MinTLSVersion = "1.3"
 		c.Edge.RateLimit = RateLimit{Requests: 200, PerSeconds: 1}
+		// A leaked access token is good for five minutes; a session
+		// refreshes within a working day.
+		c.Identity.AccessTokenLifespan = 5 * time.Minute
+		c.Identity.RefreshTokenLifespan = 8 * time.Hour
 		// A cluster per service (its own failure domain and restores),
 		// three instances, each commit confirmed by a standby.
 		c.Data.Postgres.Topology, c.Data.Postgres.Instances, c.Data.Postgres.SynchronousReplicas = "perService", 3, 1
@@ -176,5 +195,8 @@ func Defaults(env Environment) *Config {
 		c.Data.Redis.Replicas, c.Data.Redis.Sentinel = 2, true
 		c.Data.Redis.Persistence.Size = "5Gi"
 	}
+	// The gateway trusts the identity provider: one source for the issuer
+	// and the gateway's audience.
+	c.Edge.JWT = c.Identity.EdgeJWT()
 	return c
 }
