@@ -19,6 +19,7 @@ import (
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/infra/datastore"
 	"github.com/bulwark-platform/bulwark/infra/graph"
+	"github.com/bulwark-platform/bulwark/infra/identity"
 	"github.com/bulwark-platform/bulwark/infra/secrets"
 	"github.com/bulwark-platform/bulwark/internal/naming"
 	"github.com/bulwark-platform/bulwark/services/contract"
@@ -62,23 +63,25 @@ const (
 )
 
 // Compile gives every service of the graph its pod configuration.
-func Compile(cfg *config.Config, sec secrets.Set) []Pod {
+func Compile(cfg *config.Config, id identity.Model, sec secrets.Set) []Pod {
 	out := make([]Pod, 0, len(cfg.Graph.Services))
 	for i := range cfg.Graph.Services {
-		out = append(out, compile(cfg, sec, &cfg.Graph.Services[i]))
+		out = append(out, compile(cfg, id, sec, &cfg.Graph.Services[i]))
 	}
 	return out
 }
 
-func compile(cfg *config.Config, sec secrets.Set, s *graph.Service) Pod {
+func compile(cfg *config.Config, id identity.Model, sec secrets.Set, s *graph.Service) Pod {
 	p := Pod{Service: s.Name, Env: map[string]string{}, SecretEnv: map[string]SecretKey{}, Files: map[string]string{}}
 	wl := cfg.Workloads
 	env := p.Env
-	// Tokens: the edge's issuer and the API audience, until the identity
-	// provider's own registration supplies them.
-	env["OIDC_ISSUER"] = cfg.Edge.JWT.Issuer
-	if len(cfg.Edge.JWT.Audiences) > 0 {
-		env["OIDC_AUDIENCE"] = cfg.Edge.JWT.Audiences[0]
+	// Tokens: the identity model's issuer (the edge's too), and the
+	// audience the service requires: its own, which the browser client's
+	// tokens carry for the services the gateway routes to and each
+	// caller's client-credentials tokens for exactly its callees.
+	env["OIDC_ISSUER"] = id.Endpoints.Issuer
+	if aud, ok := id.AudienceOf(s.Name); ok {
+		env["OIDC_AUDIENCE"] = aud
 	}
 	// Traces, sampled per environment in this one place.
 	env["OTEL_SERVICE_NAME"] = s.Name

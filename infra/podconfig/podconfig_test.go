@@ -9,6 +9,7 @@ import (
 
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/infra/graph"
+	"github.com/bulwark-platform/bulwark/infra/identity"
 	"github.com/bulwark-platform/bulwark/infra/secrets"
 	"github.com/bulwark-platform/bulwark/internal/fielderr"
 	"github.com/bulwark-platform/bulwark/internal/testkit/golden"
@@ -36,7 +37,11 @@ func compiled(t *testing.T, cfg *config.Config) []Pod {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Compile(cfg, set)
+	id, err := identity.Compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Compile(cfg, id, set)
 }
 
 // Every Deployment of every stack gives its service everything its
@@ -55,8 +60,14 @@ func TestEveryStackSatisfiesEveryContract(t *testing.T) {
 			}
 			for i, s := range cfg.Graph.Services {
 				p := pods[i]
-				if p.Env["OIDC_ISSUER"] != cfg.Edge.JWT.Issuer {
-					t.Errorf("%s: OIDC_ISSUER %q is not bulwark:edge.jwt.issuer %q", s.Name, p.Env["OIDC_ISSUER"], cfg.Edge.JWT.Issuer)
+				// One source: the edge and every service trust the identity
+				// provider's issuer, and each service requires its own
+				// audience, the one its callers' tokens are minted for.
+				if p.Env["OIDC_ISSUER"] != cfg.Identity.Issuer || cfg.Edge.JWT.Issuer != cfg.Identity.Issuer {
+					t.Errorf("%s: OIDC_ISSUER %q, edge issuer %q, identity issuer %q", s.Name, p.Env["OIDC_ISSUER"], cfg.Edge.JWT.Issuer, cfg.Identity.Issuer)
+				}
+				if p.Env["OIDC_AUDIENCE"] != s.Name {
+					t.Errorf("%s: OIDC_AUDIENCE %q, want its own name", s.Name, p.Env["OIDC_AUDIENCE"])
 				}
 				for _, e := range cfg.Graph.Edges() {
 					if e.From.Name != s.Name {

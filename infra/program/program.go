@@ -27,6 +27,7 @@ import (
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/infra/datastore"
 	"github.com/bulwark-platform/bulwark/infra/graph"
+	"github.com/bulwark-platform/bulwark/infra/identity"
 	"github.com/bulwark-platform/bulwark/infra/peers"
 	"github.com/bulwark-platform/bulwark/infra/podconfig"
 	"github.com/bulwark-platform/bulwark/infra/policy"
@@ -148,6 +149,7 @@ func Platform(ctx *pulumi.Context, cfg *config.Config) error {
 		// compile, or that would leave a service unable to start,
 		// registers nothing, not even the provider.
 		{"data model", w.dataModel},
+		{"identity model", w.identityModel},
 		{"secrets model", w.secretsModel},
 		{"kubernetes provider", w.kubernetesProvider},
 		{"namespaces", w.namespaces},
@@ -184,10 +186,18 @@ type wiring struct {
 	policies   policy.Set
 	data       datastore.Set
 	secrets    secrets.Set
+	identity   identity.Model
 	pods       []podconfig.Pod
 	vaultReady []pulumi.Resource
 	synced     pulumi.StringArrayOutput
 	services   []ServiceOutput
+}
+
+// identityModel compiles the realm and clients (the issuer and each
+// service's audience come from it).
+func (w *wiring) identityModel() (err error) {
+	w.identity, err = identity.Compile(w.cfg)
+	return err
 }
 
 // secretsModel compiles Vault's side of the graph, the secret sync and
@@ -197,7 +207,7 @@ func (w *wiring) secretsModel() (err error) {
 	if w.secrets, err = secrets.Compile(w.cfg); err != nil {
 		return err
 	}
-	w.pods = podconfig.Compile(w.cfg, w.secrets)
+	w.pods = podconfig.Compile(w.cfg, w.identity, w.secrets)
 	return podconfig.CheckAll(w.cfg, w.pods)
 }
 

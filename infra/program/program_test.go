@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-platform/bulwark/infra/config"
+	"github.com/bulwark-platform/bulwark/infra/identity"
 	"github.com/bulwark-platform/bulwark/infra/podconfig"
 	"github.com/bulwark-platform/bulwark/infra/secrets"
 	"github.com/bulwark-platform/bulwark/internal/testkit/mocktest"
@@ -277,7 +278,11 @@ func TestDeploymentsCarryTheCompiledPodConfiguration(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pods := podconfig.Compile(cfg, set)
+			id, err := identity.Compile(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pods := podconfig.Compile(cfg, id, set)
 			for i, s := range cfg.Graph.Services {
 				want := pods[i]
 				j := slices.IndexFunc(m.ByType("kubernetes:apps/v1:Deployment"), func(d mocktest.Resource) bool {
