@@ -74,6 +74,8 @@ func Defaults(env Environment) *Config {
 			},
 			AccessTokenLifespan:  10 * time.Minute,
 			RefreshTokenLifespan: 12 * time.Hour,
+			// Keycloak in the cluster, by its operator.
+			Install: true, Namespace: "identity", Instance: "keycloak",
 		},
 		Edge: Edge{
 			Hosts:         []string{"api." + string(env) + ".bulwark.example.com"},
@@ -127,6 +129,9 @@ func Defaults(env Environment) *Config {
 		c.Identity.BrowserClient.RedirectURIs = []string{"http://localhost:3000/callback"}
 		c.Identity.BrowserClient.WebOrigins = []string{"http://localhost:3000"}
 		c.Identity.AccessTokenLifespan = 15 * time.Minute
+		// The runner's Hydra on loopback, on its public port.
+		c.Identity.Install = false
+		c.Identity.External = External{Host: "127.0.0.1", Port: 4444, CIDR: "127.0.0.1/32"}
 	}
 	switch env {
 	case Local:

@@ -6,8 +6,11 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/bulwark-platform/bulwark/infra/graph"
 	"github.com/bulwark-platform/bulwark/internal/fielderr"
@@ -41,6 +44,51 @@ type Identity struct {
 	// lives unused. Refresh tokens rotate at each use and a reused one is
 	// refused: that is not configurable.
 	RefreshTokenLifespan time.Duration `json:"refreshTokenLifespan"`
+	// Install runs the provider in the cluster: Keycloak, by its
+	// operator, as the Keycloak resource Instance in Namespace. The
+	// services' egress then names its pods (KeycloakPodLabels) on
+	// KeycloakHTTPSPort. False means External.
+	Install   bool   `json:"install"`
+	Namespace string `json:"namespace"`
+	Instance  string `json:"instance"`
+	// External is where the services reach a provider Bulwark does not
+	// install (install: false): the issuer's host or the address it
+	// resolves to, its port, the network (cidr) the services' egress may
+	// reach it at, and tls. Port 0 is refused: nothing hands a port over.
+	External External `json:"external"`
+}
+
+// KeycloakHTTPSPort is the port the Keycloak operator's pods serve HTTPS
+// on (its Constants.KEYCLOAK_HTTPS_PORT).
+const KeycloakHTTPSPort = 8443
+
+// KeycloakPodLabels are the labels the Keycloak operator (26.0) puts on
+// the pods of the Keycloak resource Instance: its default labels
+// (app=keycloak, managed-by) and the instance label with the resource's
+// name.
+func (i *Identity) KeycloakPodLabels() map[string]string {
+	return map[string]string{
+		"app":                          "keycloak",
+		"app.kubernetes.io/managed-by": "keycloak-operator",
+		"app.kubernetes.io/instance":   i.Instance,
+	}
+}
+
+// IssuerHostPort is the issuer URL's host and port (443 or 80 when the
+// URL names none): where the services send discovery, JWKS and token
+// requests.
+func (i *Identity) IssuerHostPort() (string, int) {
+	u, err := url.Parse(i.Issuer)
+	if err != nil {
+		return "", 0
+	}
+	if p, err := strconv.Atoi(u.Port()); err == nil {
+		return u.Hostname(), p
+	}
+	if u.Scheme == "http" {
+		return u.Hostname(), 80
+	}
+	return u.Hostname(), 443
 }
 
 // BrowserClient is the public client of the edge's browser app.
@@ -160,6 +208,7 @@ func (c *Config) validateIdentity(bad badFunc) {
 		bad(fielderr.ErrOutOfRange, "identity.refreshTokenLifespan", "must be longer than accessTokenLifespan (%s), got %s", i.AccessTokenLifespan, i.RefreshTokenLifespan)
 	}
 	i.BrowserClient.validate(local, g, bad)
+	i.validateLocation(local, bad)
 	// One source: the gateway trusts the provider's tokens, never a
 	// second issuer typed by hand.
 	if c.Edge.JWT.Issuer != i.Issuer {
@@ -167,6 +216,60 @@ func (c *Config) validateIdentity(bad badFunc) {
 	}
 	if !slices.Contains(c.Edge.JWT.Audiences, i.Audience) {
 		bad(fielderr.ErrConflict, "edge.jwt.audiences", "%s lacks identity.audience %q, which every browser token carries", quoteList(c.Edge.JWT.Audiences), i.Audience)
+	}
+}
+
+// validateLocation checks where the services reach the provider: the
+// network policies' IdP peer and, in REGISTRY_ONLY meshes, the
+// ServiceEntry are compiled from it.
+func (i *Identity) validateLocation(local bool, bad badFunc) {
+	if i.Install {
+		if i.Provider != "keycloak" {
+			bad(fielderr.ErrConflict, "identity.install", "installs Keycloak (by its operator), but identity.provider is %q: set install: false and identity.external", i.Provider)
+		}
+		if len(validation.IsDNS1123Label(i.Namespace)) > 0 {
+			bad(fielderr.ErrInvalid, "identity.namespace", "%q is not a DNS-1123 label (the namespace of the Keycloak resource)", i.Namespace)
+		}
+		if len(validation.IsDNS1123Label(i.Instance)) > 0 {
+			bad(fielderr.ErrInvalid, "identity.instance", "%q is not a DNS-1123 label (the Keycloak resource's name, its pods' app.kubernetes.io/instance)", i.Instance)
+		}
+		return
+	}
+	const p = "identity.external"
+	e := i.External
+	if strings.TrimSpace(e.Host) == "" {
+		bad(fielderr.ErrRequired, p+".host", "must name the identity provider's host (install: false)")
+	}
+	if e.Port < 1 || e.Port > 65535 {
+		// No runner hands an IdP port over: a rule without the port would
+		// open every port of the address.
+		bad(fielderr.ErrOutOfRange, p+".port", "must be between 1 and 65535, got %d", e.Port)
+	}
+	_, network, err := net.ParseCIDR(e.CIDR)
+	switch {
+	case err != nil:
+		bad(fielderr.ErrInvalid, p+".cidr", "%q is not a CIDR (the network the services' egress to the identity provider is allowed to)", e.CIDR)
+	case net.ParseIP(e.Host) != nil && !network.Contains(net.ParseIP(e.Host)):
+		bad(fielderr.ErrConflict, p+".cidr", "%s does not hold the host %s", e.CIDR, e.Host)
+	}
+	if local {
+		// The runner's Hydra on loopback, on its public port; the
+		// environments' default issuer does not name it (yet), so the
+		// agreement below is held only outside local and ci.
+		return
+	}
+	// Outside local and ci, what the services dial is the issuer: the
+	// peer must be the issuer's address and port, or the policy allows one
+	// place and the services go to another.
+	host, port := i.IssuerHostPort()
+	if e.Host != host && net.ParseIP(e.Host) == nil {
+		bad(fielderr.ErrConflict, p+".host", "%q is neither identity.issuer's host %q nor an address it resolves to", e.Host, host)
+	}
+	if e.Port != port {
+		bad(fielderr.ErrConflict, p+".port", "%d is not identity.issuer's port %d", e.Port, port)
+	}
+	if !e.TLS {
+		bad(fielderr.ErrForbidden, p+".tls", "an identity provider outside local and ci must require TLS (its issuer is https)")
 	}
 }
 

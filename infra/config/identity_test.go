@@ -44,7 +44,7 @@ func TestEdgeJWTFollowsIdentity(t *testing.T) {
 			t.Errorf("%s: edge.jwt %+v does not follow identity %+v", env, c.Edge.JWT, c.Identity)
 		}
 	}
-	cfg, err := load(devWith(map[string]string{"bulwark:identity": `{"provider": "hydra", "issuer": "https://auth.example.com/", "audience": "shop-api"}`}))
+	cfg, err := load(devWith(map[string]string{"bulwark:identity": `{"provider": "hydra", "issuer": "https://auth.example.com/", "audience": "shop-api", ` + hydraAt + `}`}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestEdgeJWTFollowsIdentity(t *testing.T) {
 		t.Errorf("hydra token URL %s", u)
 	}
 	cfg, err = load(devWith(map[string]string{
-		"bulwark:identity": `{"provider": "hydra", "issuer": "https://auth.example.com/"}`,
+		"bulwark:identity": `{"provider": "hydra", "issuer": "https://auth.example.com/", ` + hydraAt + `}`,
 		"bulwark:edge":     `{"jwt": {"jwksUri": "https://hydra-public.identity.svc:4444/.well-known/jwks.json"}}`,
 	}))
 	if err != nil {
@@ -63,6 +63,39 @@ func TestEdgeJWTFollowsIdentity(t *testing.T) {
 	}
 	if j := cfg.Edge.JWT; j.Issuer != "https://auth.example.com/" || j.JWKSURI != "https://hydra-public.identity.svc:4444/.well-known/jwks.json" {
 		t.Errorf("the stack's jwksUri or the derived issuer was lost: %+v", j)
+	}
+}
+
+// hydraAt is an external Hydra at auth.example.com, as a dev stack that
+// picks Hydra must say where it is (Bulwark installs only Keycloak).
+const hydraAt = `"install": false, "external": {"host": "auth.example.com", "port": 443, "cidr": "203.0.113.10/32", "tls": true}`
+
+// Where the services reach the provider is decided per environment: the
+// operator's Keycloak in the cluster from dev up, the runner's Hydra on
+// loopback (its public port, no hand-over) in local and ci.
+func TestIdentityLocationPerEnvironment(t *testing.T) {
+	for _, env := range Environments {
+		id := Defaults(env).Identity
+		switch env {
+		case Local, CI:
+			if id.Install || id.External != (External{Host: "127.0.0.1", Port: 4444, CIDR: "127.0.0.1/32"}) {
+				t.Errorf("%s: install %v, external %+v", env, id.Install, id.External)
+			}
+		default:
+			if !id.Install || id.Namespace != "identity" || id.Instance != "keycloak" {
+				t.Errorf("%s: install %v in %s/%s", env, id.Install, id.Namespace, id.Instance)
+			}
+			if l := id.KeycloakPodLabels(); l["app"] != "keycloak" || l["app.kubernetes.io/instance"] != "keycloak" {
+				t.Errorf("%s: pod labels %v", env, l)
+			}
+		}
+	}
+	cfg, err := load(map[string]string{"bulwark:environment": "prod", "bulwark:identity": `{"install": false, "external": {"host": "10.50.0.4", "port": 443, "cidr": "10.50.0.0/28", "tls": true}}`})
+	if err != nil {
+		t.Fatalf("an external Keycloak at an address of the issuer's: %v", err)
+	}
+	if h, p := cfg.Identity.IssuerHostPort(); h != "id.prod.bulwark.example.com" || p != 443 {
+		t.Errorf("issuer host and port %s %d", h, p)
 	}
 }
 
@@ -95,6 +128,16 @@ func TestBadIdentityNamesTheKeyAndKind(t *testing.T) {
 		{"a web origin of no redirect URI", "dev", map[string]string{"bulwark:identity": `{"browserClient": {"webOrigins": ["https://evil.example.com"]}}`}, "bulwark:identity.browserClient.webOrigins[0]", fielderr.ErrConflict},
 		{"a browser scope no edge uses", "dev", map[string]string{"bulwark:identity": `{"browserClient": {"scopes": ["admin:all"]}}`}, "bulwark:identity.browserClient.scopes[0]", fielderr.ErrUnknown},
 		{"an edge issuer other than the provider's", "dev", map[string]string{"bulwark:edge": `{"jwt": {"issuer": "https://other.example.com"}}`}, "bulwark:edge.jwt.issuer", fielderr.ErrConflict},
+		{"Hydra installed", "dev", map[string]string{"bulwark:identity": `{"provider": "hydra", "issuer": "https://auth.example.com/"}`}, "bulwark:identity.install", fielderr.ErrConflict},
+		{"a Keycloak namespace that is no label", "dev", map[string]string{"bulwark:identity": `{"namespace": "Identity"}`}, "bulwark:identity.namespace", fielderr.ErrInvalid},
+		{"a Keycloak instance that is no label", "prod", map[string]string{"bulwark:identity": `{"instance": ""}`}, "bulwark:identity.instance", fielderr.ErrInvalid},
+		{"an external provider without a host", "dev", map[string]string{"bulwark:identity": `{"install": false, "external": {"port": 443, "cidr": "10.0.0.0/24", "tls": true}}`}, "bulwark:identity.external.host", fielderr.ErrRequired},
+		{"an external provider on port 0", "ci", map[string]string{"bulwark:identity": `{"external": {"port": 0}}`}, "bulwark:identity.external.port", fielderr.ErrOutOfRange},
+		{"an external provider without a CIDR", "dev", map[string]string{"bulwark:identity": `{"install": false, "external": {"host": "id.dev.bulwark.example.com", "port": 443, "tls": true}}`}, "bulwark:identity.external.cidr", fielderr.ErrInvalid},
+		{"a CIDR without the host", "local", map[string]string{"bulwark:identity": `{"external": {"cidr": "10.0.0.0/8"}}`}, "bulwark:identity.external.cidr", fielderr.ErrConflict},
+		{"an external host that is not the issuer's", "staging", map[string]string{"bulwark:identity": `{"install": false, "external": {"host": "other.example.com", "port": 443, "cidr": "203.0.113.0/24", "tls": true}}`}, "bulwark:identity.external.host", fielderr.ErrConflict},
+		{"an external port that is not the issuer's", "prod", map[string]string{"bulwark:identity": `{"install": false, "external": {"host": "id.prod.bulwark.example.com", "port": 8443, "cidr": "203.0.113.0/24", "tls": true}}`}, "bulwark:identity.external.port", fielderr.ErrConflict},
+		{"an external provider without TLS", "prod", map[string]string{"bulwark:identity": `{"install": false, "external": {"host": "id.prod.bulwark.example.com", "port": 443, "cidr": "203.0.113.0/24"}}`}, "bulwark:identity.external.tls", fielderr.ErrForbidden},
 		{"edge audiences without the gateway's", "dev", map[string]string{"bulwark:edge": `{"jwt": {"audiences": ["other"]}}`}, "bulwark:edge.jwt.audiences", fielderr.ErrConflict},
 	}
 	for _, tc := range tests {

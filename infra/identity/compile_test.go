@@ -40,6 +40,8 @@ func configs(t *testing.T) map[string]*config.Config {
 		id := &cfg.Identity
 		if r.IntN(2) == 0 {
 			id.Provider, id.Issuer = "hydra", "https://auth.example.net/"
+			// Bulwark installs only Keycloak: a Hydra is external.
+			id.Install, id.External = false, config.External{Host: "auth.example.net", Port: 443, CIDR: "203.0.113.7/32", TLS: true}
 		}
 		id.AccessTokenLifespan = config.MinAccessTokenLifespan + time.Duration(r.IntN(11))*time.Minute
 		if gs := config.GatewayScopes(&cfg.Graph); len(gs) > 1 && r.IntN(3) == 0 {

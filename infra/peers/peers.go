@@ -1,6 +1,7 @@
 // Package peers lists, per service of the graph, the platform workloads
-// beyond the graph it may reach: its data stores (infra/datastore) and
-// Vault when it logs in there (infra/secrets). The network policies, the
+// beyond the graph it may reach: its data stores (infra/datastore), Vault
+// when it logs in there (infra/secrets) and the identity provider
+// (bulwark:identity). The network policies, the
 // policy report and the stack check all read this one list, compiled from
 // the same configuration as the stores and Vault themselves, so a
 // policy cannot drift from what it protects.
@@ -23,11 +24,14 @@ type Peer = datastore.Peer
 type Set map[string][]Peer
 
 // Of lists every service's peers: its PostgreSQL and Redis (when it uses
-// them), then Vault (when it logs in to read its database credentials).
+// them), then Vault (when it logs in to read its database credentials),
+// then the identity provider (every service: it validates tokens).
 func Of(cfg *config.Config) Set {
 	out := Set(datastore.Peers(&cfg.Graph, cfg.Data))
-	for svc, p := range secrets.Peers(cfg) {
-		out[svc] = append(out[svc], p...)
+	for _, more := range []map[string][]Peer{secrets.Peers(cfg), identityPeers(cfg)} {
+		for _, s := range cfg.Graph.Services {
+			out[s.Name] = append(out[s.Name], more[s.Name]...)
+		}
 	}
 	return out
 }

@@ -26,6 +26,7 @@ func TestCompiledPolicyPermitsExactlyTheGraph(t *testing.T) {
 		cfg := config.Defaults(config.Dev)
 		cfg.Graph, cfg.Data = g, randomData(r)
 		randomVault(r, cfg)
+		randomIdentity(r, cfg)
 		p := peers.Of(cfg)
 		src, dst := Parties(&g, mesh, p)
 		rep := Evaluate(policy.Compile(&g, mesh, p), src, dst, mesh.TrustDomain, mesh.RootNamespace)
@@ -60,5 +61,14 @@ func randomVault(r *rand.Rand, cfg *config.Config) {
 	if r.IntN(2) == 0 {
 		cfg.Install.Vault = false
 		cfg.Vault.External = config.External{Host: "10.40.0.9", Port: []int{0, 8200}[r.IntN(2)], CIDR: "10.40.0.9/32", TLS: true}
+	}
+}
+
+// randomIdentity keeps the operator's Keycloak in the cluster or points
+// at an external provider by address.
+func randomIdentity(r *rand.Rand, cfg *config.Config) {
+	if r.IntN(2) == 0 {
+		cfg.Identity.Install = false
+		cfg.Identity.External = config.External{Host: "10.60.0.8", Port: 443, CIDR: "10.60.0.8/32", TLS: true}
 	}
 }

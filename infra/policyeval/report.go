@@ -51,6 +51,14 @@ type Row struct {
 	Port     int
 	Methods  []string `json:",omitempty"`
 	Paths    []string `json:",omitempty"`
+	// Client and Scopes are what authorizes the request at the identity
+	// layer, beside the mesh and network allows: the OAuth client whose
+	// token the caller sends (the browser client on the gateway's edges,
+	// the caller's confidential client on a service's) and the scopes the
+	// call requires. Authorize sets them from the identity model; they
+	// are empty on flows no token authorizes (Prometheus, platform peers).
+	Client string   `json:",omitempty"`
+	Scopes []string `json:",omitempty"`
 }
 
 // String is the row as one line, used for sorting and diffs.
@@ -63,6 +71,22 @@ func (r Row) String() string {
 		p = strings.Join(r.Paths, ",")
 	}
 	return fmt.Sprintf("%s -> %s :%d %s %s", r.From, r.To, r.Port, m, p)
+}
+
+// Authorized is the row as one line with what authorizes it: the flow,
+// then the client and its scopes when a token does.
+func (r Row) Authorized() string {
+	if r.Client == "" {
+		return r.String()
+	}
+	return r.String() + " client " + r.Client + " scopes " + orDash(strings.Join(r.Scopes, ","))
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // Report is what the policies permit, and where the two layers disagree.
@@ -365,7 +389,7 @@ func egressCIDRs(nps []policy.NetworkPolicy) []cidrRow {
 // Write prints the report as a table.
 func (r Report) Write(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "FROM\tTO\tPORT\tMETHODS\tPATHS")
+	fmt.Fprintln(tw, "FROM\tTO\tPORT\tMETHODS\tPATHS\tCLIENT\tSCOPES")
 	for _, row := range r.Rows {
 		port, m, p := strconv.Itoa(row.Port), strings.Join(row.Methods, ","), strings.Join(row.Paths, " ")
 		if row.Port == 0 {
@@ -374,7 +398,7 @@ func (r Report) Write(w io.Writer) error {
 		if m == "" {
 			m, p = "-", "(network policy only)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", row.From, row.To, port, m, p)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row.From, row.To, port, m, p, orDash(row.Client), orDash(strings.Join(row.Scopes, ",")))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -385,25 +409,43 @@ func (r Report) Write(w io.Writer) error {
 	return nil
 }
 
-// Diff lists the rows only in base (-) and only in head (+).
-func Diff(base, head Report) []string {
+// Diff lists the flows only in base (-) and only in head (+): what the
+// policies permit, whatever authorizes it.
+func Diff(base, head Report) []string { return diff(base, head, Row.String) }
+
+// DiffAuthorized lists the rows only in base (-) and only in head (+),
+// with what authorizes each: a call whose client or scopes changed shows
+// as removed and added. A report without identity columns (a revision
+// before them) is compared by flows alone.
+func DiffAuthorized(base, head Report) []string {
+	if !base.authorized() || !head.authorized() {
+		return Diff(base, head)
+	}
+	return diff(base, head, Row.Authorized)
+}
+
+func (r Report) authorized() bool {
+	return slices.ContainsFunc(r.Rows, func(row Row) bool { return row.Client != "" })
+}
+
+func diff(base, head Report, key func(Row) string) []string {
 	in := func(rows []Row) map[string]bool {
 		m := map[string]bool{}
 		for _, r := range rows {
-			m[r.String()] = true
+			m[key(r)] = true
 		}
 		return m
 	}
 	b, h := in(base.Rows), in(head.Rows)
 	var out []string
 	for _, r := range base.Rows {
-		if !h[r.String()] {
-			out = append(out, "- "+r.String())
+		if !h[key(r)] {
+			out = append(out, "- "+key(r))
 		}
 	}
 	for _, r := range head.Rows {
-		if !b[r.String()] {
-			out = append(out, "+ "+r.String())
+		if !b[key(r)] {
+			out = append(out, "+ "+key(r))
 		}
 	}
 	return out

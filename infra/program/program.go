@@ -443,10 +443,13 @@ func (w *wiring) mesh() error {
 
 func (w *wiring) meshPolicy() error {
 	w.policies = policy.Compile(&w.cfg.Graph, w.cfg.Mesh, peers.Of(w.cfg))
+	// An external Vault and an external identity provider, registered
+	// with a REGISTRY_ONLY mesh.
+	entries := slices.Concat(w.secrets.ServiceEntries, peers.IdentityServiceEntries(w.cfg))
 	_, err := meshpolicy.New(w.ctx, "mesh", &meshpolicy.Args{
 		PeerAuthentications:   w.policies.PeerAuthentications,
 		AuthorizationPolicies: w.policies.AuthorizationPolicies,
-		ServiceEntries:        w.secrets.ServiceEntries,
+		ServiceEntries:        entries,
 		DependsOn:             slices.Concat(w.appNSList, w.meshReady),
 		Provider:              w.provider,
 	})

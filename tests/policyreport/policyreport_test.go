@@ -1,6 +1,7 @@
 // Package policyreport checks `make policy-report BASE=<rev>` end to end:
 // a clone of this repository, one graph edge changed in a stack file, and
-// the report run against HEAD with HEAD's own compiler in a worktree.
+// the report run against HEAD with HEAD's own compiler in a worktree: the
+// change shows as that call with the client and scopes that authorized it.
 // It needs git and the Go toolchain and runs when BULWARK_INTEGRATION=1.
 package policyreport
 
@@ -79,6 +80,8 @@ func TestChangingOneEdgeShowsExactlyThatEdge(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	require.Equal(t, []string{
 		"Policy change for stack prod against HEAD: 0 added, 1 removed",
-		"- order.shop -> user.shop :8080 GET /api/v1/users/*",
+		// The call, and the client and scope that authorized it: order's
+		// client no longer holds users:read.
+		"- order.shop -> user.shop :8080 GET /api/v1/users/* client order scopes users:read",
 	}, lines)
 }

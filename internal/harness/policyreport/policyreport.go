@@ -1,7 +1,9 @@
 // Package policyreport prints who may talk to whom, on which ports,
 // methods and paths, as derived from the compiled NetworkPolicies and
-// AuthorizationPolicies of a stack, and the difference against the same
-// stack at another commit: the core of a pull request's preview.
+// AuthorizationPolicies of a stack, with the OAuth client and scopes that
+// authorize each call (from the identity model), and the difference
+// against the same stack at another commit: the core of a pull request's
+// preview.
 package policyreport
 
 import (
@@ -16,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/bulwark-platform/bulwark/infra/config"
+	"github.com/bulwark-platform/bulwark/infra/identity"
 	"github.com/bulwark-platform/bulwark/infra/peers"
 	"github.com/bulwark-platform/bulwark/infra/policy"
 	"github.com/bulwark-platform/bulwark/infra/policyeval"
@@ -27,9 +30,17 @@ func Compile(root, stack string) (policyeval.Report, *config.Config, error) {
 	if err != nil {
 		return policyeval.Report{}, nil, err
 	}
+	model, err := identity.Compile(cfg)
+	if err != nil {
+		return policyeval.Report{}, nil, err
+	}
 	set := policy.Compile(&cfg.Graph, cfg.Mesh, peers.Of(cfg))
 	sources, dests := policyeval.Parties(&cfg.Graph, cfg.Mesh, peers.Of(cfg))
-	return policyeval.Evaluate(set, sources, dests, cfg.Mesh.TrustDomain, cfg.Mesh.RootNamespace), cfg, nil
+	r := policyeval.Evaluate(set, sources, dests, cfg.Mesh.TrustDomain, cfg.Mesh.RootNamespace)
+	// Beside the mesh and network allows, the identity layer: the client
+	// and scopes that authorize each call.
+	policyeval.Authorize(&r, &cfg.Graph, model)
+	return r, cfg, nil
 }
 
 // Options select the report.
@@ -57,7 +68,7 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 		if err != nil {
 			return err
 		}
-		diff := policyeval.Diff(base, head)
+		diff := policyeval.DiffAuthorized(base, head)
 		fmt.Fprintf(w, "Policy change for stack %s against %s: %d added, %d removed\n", o.Stack, o.Base, count(diff, "+"), count(diff, "-"))
 		for _, d := range diff {
 			fmt.Fprintln(w, d)

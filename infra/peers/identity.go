@@ -1,0 +1,104 @@
+package peers
+
+import (
+	"net"
+	"strings"
+
+	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
+
+	"github.com/bulwark-platform/bulwark/infra/config"
+	"github.com/bulwark-platform/bulwark/internal/kinds"
+	"github.com/bulwark-platform/bulwark/internal/naming"
+)
+
+// IdentityPeer names the identity provider in network policies, mesh
+// objects and reports.
+const IdentityPeer = "identity"
+
+// ServiceEntry is an Istio ServiceEntry, as infra/secrets and the mesh
+// policy component type it.
+type ServiceEntry = kinds.Object[*networkingv1alpha3.ServiceEntry]
+
+// IdentityPeerOf is the identity provider as the services reach it: the
+// Keycloak operator's pods on their HTTPS port when Bulwark installs
+// Keycloak, else the external provider's network and port.
+func IdentityPeerOf(id *config.Identity) Peer {
+	if id.Install {
+		return Peer{Store: IdentityPeer, Name: IdentityPeer, Namespace: id.Namespace,
+			PodLabels: id.KeycloakPodLabels(), Ports: []int{config.KeycloakHTTPSPort}}
+	}
+	return Peer{Store: IdentityPeer, Name: IdentityPeer, CIDR: id.External.CIDR, Ports: []int{id.External.Port}}
+}
+
+// identityPeers gives every service of the graph the identity provider.
+// Every service validates tokens (its contract's OIDC_ISSUER: discovery
+// and the JWKS, fetched by the service itself), and the services with an
+// oauth-client secret also fetch client-credentials tokens from the token
+// endpoint: the same address and port, so one peer per service covers
+// both.
+//
+// The gateway needs none from Bulwark: Istio's RequestAuthentication has
+// istiod fetch the JWKS and push the keys to the gateway's Envoy inline
+// (PILOT_JWT_ENABLE_REMOTE_JWKS is false by default), so the fetch leaves
+// istio-system, not the gateway's namespace, and from istiod, which has no
+// sidecar: neither a ServiceEntry nor a NetworkPolicy of the application
+// namespaces applies to it. Bulwark compiles no NetworkPolicy for
+// istio-system or the gateway's namespace (only application namespaces
+// are default-deny), so nothing of Bulwark's stands in that fetch's way;
+// a cluster that confines istio-system's egress must let istiod reach the
+// issuer's host and port.
+func identityPeers(cfg *config.Config) map[string][]Peer {
+	p := IdentityPeerOf(&cfg.Identity)
+	out := map[string][]Peer{}
+	for _, s := range cfg.Graph.Services {
+		out[s.Name] = []Peer{p}
+	}
+	return out
+}
+
+// IdentityServiceEntries register an external identity provider with a
+// REGISTRY_ONLY mesh, in each application namespace (every service
+// validates tokens through its sidecar), visible in that namespace only:
+// without it the sidecars refuse the issuer's host and every service
+// refuses every request. A Keycloak in the cluster is a Service the mesh
+// knows; ALLOW_ANY meshes need nothing.
+func IdentityServiceEntries(cfg *config.Config) []ServiceEntry {
+	id := cfg.Identity
+	if id.Install || !cfg.Mesh.RegistryOnly() || len(cfg.Graph.Services) == 0 {
+		return nil
+	}
+	ext := id.External
+	protocol := "TCP"
+	if ext.TLS {
+		protocol = "TLS"
+	}
+	// The sidecar matches the services' requests by the issuer's name (the
+	// TLS SNI): the entry carries it, or a name of its own when the
+	// issuer is an address.
+	host, _ := id.IssuerHostPort()
+	if net.ParseIP(host) != nil {
+		host = IdentityPeer + ".external"
+	}
+	spec := func() *networkingv1alpha3.ServiceEntry {
+		se := &networkingv1alpha3.ServiceEntry{
+			Hosts:      []string{host},
+			Location:   networkingv1alpha3.ServiceEntry_MESH_EXTERNAL,
+			Resolution: networkingv1alpha3.ServiceEntry_DNS,
+			Ports:      []*networkingv1alpha3.ServicePort{{Number: uint32(ext.Port), Name: strings.ToLower(protocol) + "-" + IdentityPeer, Protocol: protocol}},
+			ExportTo:   []string{"."},
+		}
+		if net.ParseIP(ext.Host) != nil {
+			// The issuer's name resolves to this address: the entry's one
+			// endpoint.
+			se.Addresses = []string{ext.CIDR}
+			se.Resolution = networkingv1alpha3.ServiceEntry_STATIC
+			se.Endpoints = []*networkingv1alpha3.WorkloadEntry{{Address: ext.Host}}
+		}
+		return se
+	}
+	var out []ServiceEntry
+	for _, ns := range cfg.Graph.Namespaces() {
+		out = append(out, kinds.ServiceEntry.Of(IdentityPeer+"-external", ns, map[string]string{naming.PeerLabel: IdentityPeer}, spec()))
+	}
+	return out
+}
