@@ -6,7 +6,6 @@ package golden
 
 import (
 	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -22,32 +21,5 @@ var Stacks = []string{"local", "ci", "dev", "staging", "prod"}
 // renders it and compares the bytes with testdata/golden/<stack>.yaml.
 func PerStack(t *testing.T, root string, render func(*config.Config) ([]byte, error)) {
 	t.Helper()
-	for _, stack := range Stacks {
-		t.Run(stack, func(t *testing.T) {
-			cfg, err := config.LoadStack(root, stack)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := render(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			file := filepath.Join("testdata", "golden", stack+".yaml")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(file, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if string(got) != string(want) {
-				t.Errorf("stack %s renders differently from %s; review the change and rerun with -update", stack, file)
-			}
-		})
-	}
+	PerStackIn(t, root, filepath.Join("testdata", "golden"), render)
 }
