@@ -12,10 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/go-jose/go-jose/v4"
 )
@@ -48,49 +46,14 @@ func hydraBinary() (string, bool) {
 	return "", false
 }
 
-// StartHydra runs `hydra serve all --dev` with an in-memory store.
+// StartHydra runs `hydra serve all --dev` with an in-memory store, its
+// issuer the public URL and JWT access tokens, the test key set published
+// beside Hydra's own (see SigningKey).
 func StartHydra(t testing.TB) *Hydra {
 	t.Helper()
-	bin, ok := hydraBinary()
-	if !ok {
-		t.Skip("Ory Hydra is not built (hack/tools.sh hydra; make tools does)")
-	}
-	pub, adm := FreePort(t), FreePort(t)
-	h := &Hydra{t: t, public: "http://127.0.0.1:" + strconv.Itoa(pub), admin: "http://127.0.0.1:" + strconv.Itoa(adm), logs: &strings.Builder{}}
-	h.cmd = exec.Command(bin, "serve", "all", "--dev")
-	h.cmd.Env = append(os.Environ(),
-		"DSN=memory", "SECRETS_SYSTEM=bulwark-test-system-secret-0123456789",
-		"URLS_SELF_ISSUER="+h.public, "STRATEGIES_ACCESS_TOKEN=jwt",
-		"SERVE_PUBLIC_PORT="+strconv.Itoa(pub), "SERVE_PUBLIC_HOST=127.0.0.1",
-		"SERVE_ADMIN_PORT="+strconv.Itoa(adm), "SERVE_ADMIN_HOST=127.0.0.1",
-		"LOG_LEVEL=warn",
-		// The test key set is published beside Hydra's own (see SigningKey).
-		"WEBFINGER_JWKS_BROADCAST_KEYS=hydra.openid.id-token,hydra.jwt.access-token,"+testKeySet,
-	)
-	h.cmd.Stdout, h.cmd.Stderr = h.logs, h.logs
-	if err := h.cmd.Start(); err != nil {
-		t.Fatalf("starting hydra: %v", err)
-	}
-	t.Cleanup(func() { _ = h.cmd.Process.Kill(); _ = h.cmd.Wait() })
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(h.public + "/.well-known/openid-configuration")
-		if err == nil {
-			var d struct {
-				Issuer string `json:"issuer"`
-			}
-			err = json.NewDecoder(resp.Body).Decode(&d)
-			resp.Body.Close()
-			if err == nil && d.Issuer != "" {
-				h.Issuer = d.Issuer
-				return h
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("hydra never served discovery: %v\n%s", err, h.logs.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	return StartHydraWith(t, HydraOptions{Env: []string{
+		"WEBFINGER_JWKS_BROADCAST_KEYS=hydra.openid.id-token,hydra.jwt.access-token," + testKeySet,
+	}})
 }
 
 // Client registers an OAuth client allowed the client-credentials grant
