@@ -252,36 +252,31 @@ func (s *stack) liveConfigContractHolds(t *testing.T) {
 // its annotations declare.
 func (s *stack) podFiles(t *testing.T, namespace string, pod corev1.PodTemplateSpec, ctr corev1.Container) map[string]bool {
 	files := map[string]bool{}
+	// Each key of a mounted Secret (the synced secrets, the trust bundle
+	// cert-manager writes) or ConfigMap is a file; the agent's files are
+	// declared by annotation below.
 	for _, m := range ctr.VolumeMounts {
 		i := slices.IndexFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == m.Name })
 		require.GreaterOrEqual(t, i, 0, "mount %s has no volume", m.Name)
-		v := pod.Spec.Volumes[i]
-		if v.Secret == nil {
-			continue
+		var keys []string
+		switch v := pod.Spec.Volumes[i]; {
+		case v.Secret != nil:
+			sec, err := s.cs.CoreV1().Secrets(namespace).Get(s.ctx, v.Secret.SecretName, metav1.GetOptions{})
+			require.NoError(t, err, "volume %s: Secret %s", v.Name, v.Secret.SecretName)
+			keys = slices.Collect(maps.Keys(sec.Data))
+		case v.ConfigMap != nil:
+			cm, err := s.cs.CoreV1().ConfigMaps(namespace).Get(s.ctx, v.ConfigMap.Name, metav1.GetOptions{})
+			require.NoError(t, err, "volume %s: ConfigMap %s", v.Name, v.ConfigMap.Name)
+			keys = slices.Collect(maps.Keys(cm.Data))
 		}
-		sec, err := s.cs.CoreV1().Secrets(namespace).Get(s.ctx, v.Secret.SecretName, metav1.GetOptions{})
-		require.NoError(t, err, "volume %s: Secret %s", v.Name, v.Secret.SecretName)
-		for k := range sec.Data {
+		for _, k := range keys {
 			files[path.Join(m.MountPath, k)] = true
 		}
 	}
-	// The CA bundle is a ConfigMap or a Secret cert-manager writes; the
-	// agent's files are declared by annotation.
-	for _, m := range ctr.VolumeMounts {
-		i := slices.IndexFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == m.Name })
-		if v := pod.Spec.Volumes[i]; v.ConfigMap != nil {
-			cm, err := s.cs.CoreV1().ConfigMaps(namespace).Get(s.ctx, v.ConfigMap.Name, metav1.GetOptions{})
-			require.NoError(t, err, "volume %s: ConfigMap %s", v.Name, v.ConfigMap.Name)
-			for k := range cm.Data {
-				files[path.Join(m.MountPath, k)] = true
-			}
-		}
-	}
+	prefix := secrets.AnnotationPrefix(s.cfg.Vault.Distribution) + "agent-inject-secret-"
 	for k := range pod.Annotations {
-		for _, prefix := range []string{"openbao.openbao.org/agent-inject-secret-", "vault.hashicorp.com/agent-inject-secret-"} {
-			if name, ok := strings.CutPrefix(k, prefix); ok {
-				files[path.Join(secrets.AgentSecretsDir, name)] = true
-			}
+		if name, ok := strings.CutPrefix(k, prefix); ok {
+			files[path.Join(secrets.AgentSecretsDir, name)] = true
 		}
 	}
 	return files
