@@ -206,8 +206,8 @@ build_cert_manager() {
     local tmp; tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
     tar xzf "$archive" -C "$tmp"
     mkdir -p "$out"
-    (cd "$tmp/cmd/controller" && go build -trimpath -ldflags='-s -w' -o "$out/cert-manager-controller.tmp" .) &&
-      mv "$out/cert-manager-controller.tmp" "$out/cert-manager-controller"
+    (cd "$tmp/cmd/controller" && go build -trimpath -ldflags='-s -w' -o "$out/cert-manager-controller.tmp" .)
+    mv "$out/cert-manager-controller.tmp" "$out/cert-manager-controller"
   fi
   link cert-manager-controller "$out/cert-manager-controller"
 }
@@ -230,8 +230,8 @@ build_openbao() {
     mkdir -p "$tmp/openbao" "$out"
     tar xzf "$vendor/$archive" -C "$tmp/openbao"
     (cd "$tmp/openbao" && go build -o "$out/bao.tmp" \
-       -ldflags "-s -w -X github.com/openbao/openbao/version.fullVersion=${OPENBAO_VERSION#v}" .) &&
-      mv "$out/bao.tmp" "$out/bao"
+       -ldflags "-s -w -X github.com/openbao/openbao/version.fullVersion=${OPENBAO_VERSION#v}" .)
+    mv "$out/bao.tmp" "$out/bao"
   fi
   link bao "$out/bao"
 }
@@ -253,8 +253,8 @@ build_vault_provider() {
     mkdir -p "$tmp/src" "$out"
     tar xzf "$vendor/$archive" -C "$tmp/src"
     (cd "$tmp/src/provider" && go build -o "$out/pulumi-resource-vault.tmp" \
-       -ldflags "-X github.com/pulumi/pulumi-vault/provider/v6/pkg/version.Version=$VAULT_PROVIDER_VERSION" ./cmd/pulumi-resource-vault) &&
-      mv "$out/pulumi-resource-vault.tmp" "$out/pulumi-resource-vault"
+       -ldflags "-X github.com/pulumi/pulumi-vault/provider/v6/pkg/version.Version=$VAULT_PROVIDER_VERSION" ./cmd/pulumi-resource-vault)
+    mv "$out/pulumi-resource-vault.tmp" "$out/pulumi-resource-vault"
   fi
   link pulumi-resource-vault "$out/pulumi-resource-vault"
 }
@@ -283,8 +283,8 @@ import (
 )
 GO
     mkdir -p "$out"
-    (cd "$tmp/src" && go build -trimpath -ldflags='-s -w' -o "$out/external-secrets.tmp" .) &&
-      mv "$out/external-secrets.tmp" "$out/external-secrets"
+    (cd "$tmp/src" && go build -trimpath -ldflags='-s -w' -o "$out/external-secrets.tmp" .)
+    mv "$out/external-secrets.tmp" "$out/external-secrets"
   fi
   link external-secrets "$out/external-secrets"
 }
