@@ -130,6 +130,16 @@ install_crds() {
   for src in "${pinned_crd_sources[@]}"; do
     stamp+="$src"$'\n'
   done
+  # The Keycloak operator's CRDs are no Go module: read from the vendored
+  # release folder (../shared/vendor), pinned by its name.
+  local kc_dir=""
+  if kc_dir=$(vendor_dir) && [[ -d "$kc_dir/keycloak-operator-$KEYCLOAK_OPERATOR_VERSION" ]]; then
+    kc_dir="$kc_dir/keycloak-operator-$KEYCLOAK_OPERATOR_VERSION"
+    stamp+="keycloak-operator-$KEYCLOAK_OPERATOR_VERSION keycloak.yaml"$'\n'
+  else
+    kc_dir=""
+    log "Keycloak operator CRDs: no keycloak-operator-$KEYCLOAK_OPERATOR_VERSION in ../shared/vendor (or BULWARK_VENDOR_DIR): the stack check's Keycloak objects will be skipped"
+  fi
   want="$TOOLS_DIR/crds/.versions"
   if [[ -f "$want" && "$(cat "$want")" == "$(printf %s "$stamp")" ]]; then return; fi
   for src in "${crd_sources[@]}"; do
@@ -151,9 +161,23 @@ install_crds() {
     cp "$dir/$file" "$TOOLS_DIR/crds/$out"
     chmod u+w "$TOOLS_DIR/crds/$out"
   done
+  if [[ -n "$kc_dir" ]]; then
+    {
+      cat "$kc_dir/keycloaks.k8s.keycloak.org-v1.yml"
+      printf -- '---\n'
+      cat "$kc_dir/keycloakrealmimports.k8s.keycloak.org-v1.yml"
+    } > "$TOOLS_DIR/crds/keycloak.yaml"
+  else
+    rm -f "$TOOLS_DIR/crds/keycloak.yaml"
+  fi
   rm -f "$TOOLS_DIR/crds/vpa-v1.yaml" # name used before Istio's CRDs joined
   printf '%s' "$stamp" > "$want"
 }
+
+# The Keycloak operator release whose CRDs the stack check installs; the
+# platform applies the same release (components/identityprovider,
+# internal/keycloakapi.OperatorVersion: a unit test holds them equal).
+KEYCLOAK_OPERATOR_VERSION=26.0.0
 
 # Ory Hydra, the OpenID provider the services' integration tests run.
 HYDRA_VERSION=v2.3.0

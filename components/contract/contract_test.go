@@ -17,6 +17,7 @@ import (
 	"github.com/bulwark-platform/bulwark/components/datastore"
 	"github.com/bulwark-platform/bulwark/components/edge"
 	"github.com/bulwark-platform/bulwark/components/externalsecrets"
+	"github.com/bulwark-platform/bulwark/components/identityprovider"
 	"github.com/bulwark-platform/bulwark/components/mesh"
 	"github.com/bulwark-platform/bulwark/components/meshpolicy"
 	"github.com/bulwark-platform/bulwark/components/namespace"
@@ -27,6 +28,7 @@ import (
 	"github.com/bulwark-platform/bulwark/components/workload"
 	"github.com/bulwark-platform/bulwark/infra/config"
 	compiled "github.com/bulwark-platform/bulwark/infra/datastore"
+	"github.com/bulwark-platform/bulwark/infra/identity"
 	"github.com/bulwark-platform/bulwark/infra/secrets"
 	"github.com/bulwark-platform/bulwark/internal/fielderr"
 	"github.com/bulwark-platform/bulwark/internal/kinds"
@@ -198,6 +200,26 @@ var entries = []entry{
 	}), []breakage{
 		noProvider(func(a *externalsecrets.Args) *pulumi.ProviderResource { return &a.Provider }),
 		{func(a any) { a.(*externalsecrets.Args).ExternalSecrets[0].Spec.RefreshInterval = nil }, "externalSecrets[0].refreshInterval", fielderr.ErrRequired},
+	}},
+	{"identityprovider", identityprovider.Token, construct(identityprovider.New, func(p pulumi.ProviderResource) *identityprovider.Args {
+		cfg := config.Defaults(config.Dev)
+		m, err := identity.Compile(cfg)
+		if err != nil {
+			panic(err) // the dev defaults compile; a test failure says where
+		}
+		set, err := identity.Keycloak(m, cfg)
+		if err != nil {
+			panic(err)
+		}
+		return &identityprovider.Args{Keycloak: set, InstallOperator: true, Provider: p}
+	}), []breakage{
+		noProvider(func(a *identityprovider.Args) *pulumi.ProviderResource { return &a.Provider }),
+		{func(a any) { a.(*identityprovider.Args).Keycloak.Server.Spec.HTTP.HTTPEnabled = true }, "keycloak.server.http", fielderr.ErrForbidden},
+		{func(a any) {
+			c := &(*a.(*identityprovider.Args).Keycloak.RealmImport.Spec.Realm.Clients)[1]
+			lit := "hunter2"
+			c.Secret = &lit
+		}, "keycloak.realmImport.realm.clients[1].secret", fielderr.ErrForbidden},
 	}},
 	{"vaultconfig", vaultconfig.Token, construct(vaultconfig.New, func(p pulumi.ProviderResource) *vaultconfig.Args {
 		set, err := secrets.Compile(config.Defaults(config.Dev))

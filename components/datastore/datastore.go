@@ -106,6 +106,12 @@ func (a *Args) validate() error {
 			l.Add(fielderr.ErrInvalid, fmt.Sprintf("stores.secrets[%d]", i), "%s/%s: a secret with no generated key, or twice", sec.Namespace, sec.Name)
 		}
 		seen[sec.Namespace+"/"+sec.Name] = true
+		for j, cp := range sec.Copies {
+			if cp.Namespace == "" || cp.Name == "" || seen[cp.Namespace+"/"+cp.Name] {
+				l.Add(fielderr.ErrInvalid, fmt.Sprintf("stores.secrets[%d].copies[%d]", i, j), "%s/%s: a copy without a name, or of a secret that exists", cp.Namespace, cp.Name)
+			}
+			seen[cp.Namespace+"/"+cp.Name] = true
+		}
 	}
 	component.RequireProvider(&l, a.Provider)
 	return l.Err()
@@ -127,6 +133,20 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			return nil, fmt.Errorf("datastore %s: secret %s: %w", name, s.Name, err)
 		}
 		secrets[s.Namespace+"/"+s.Name] = sec
+		for _, cp := range s.Copies {
+			// The copy takes the original's live data, so it holds the
+			// password the role has, even when created long after it.
+			c, err := corev1.NewSecret(ctx, name+"-secret-"+cp.Namespace+"-"+cp.Name, &corev1.SecretArgs{
+				Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(cp.Name), Namespace: pulumi.String(cp.Namespace),
+					Labels: pulumi.StringMap{naming.PartOfLabel: pulumi.String(naming.PartOf)}},
+				Type: pulumi.String(string(s.Type)),
+				Data: sec.Data,
+			}, component.With(base, pulumi.DependsOn(a.DependsOn), pulumi.AdditionalSecretOutputs([]string{"data"}))...)
+			if err != nil {
+				return nil, fmt.Errorf("datastore %s: copy of secret %s: %w", name, s.Name, err)
+			}
+			secrets[cp.Namespace+"/"+cp.Name] = c
+		}
 	}
 	deps = append(deps, slices.Collect(maps.Values(secrets))...)
 	var clusterNames []string

@@ -74,6 +74,11 @@ func (i *Identity) KeycloakPodLabels() map[string]string {
 	}
 }
 
+// ClientSecretsSecret is the Secret in Namespace that holds every
+// confidential client's secret under its client ID, for an installed
+// Keycloak's realm import (External Secrets syncs it from Vault).
+func (i *Identity) ClientSecretsSecret() string { return i.Instance + "-client-secrets" }
+
 // IssuerHostPort is the issuer URL's host and port (443 or 80 when the
 // URL names none): where the services send discovery, JWKS and token
 // requests.
@@ -208,7 +213,12 @@ func (c *Config) validateIdentity(bad badFunc) {
 		bad(fielderr.ErrOutOfRange, "identity.refreshTokenLifespan", "must be longer than accessTokenLifespan (%s), got %s", i.AccessTokenLifespan, i.RefreshTokenLifespan)
 	}
 	i.BrowserClient.validate(local, g, bad)
-	i.validateLocation(local, bad)
+	i.validateLocation(local, c.Data.Postgres.Install, bad)
+	if i.Install && slices.Contains(g.Namespaces(), i.Namespace) {
+		// The provider's namespace holds every client's secret: no
+		// service shares it.
+		bad(fielderr.ErrConflict, "identity.namespace", "%q is a namespace of the graph's services; the identity provider gets its own", i.Namespace)
+	}
 	// One source: the gateway trusts the provider's tokens, never a
 	// second issuer typed by hand.
 	if c.Edge.JWT.Issuer != i.Issuer {
@@ -222,7 +232,7 @@ func (c *Config) validateIdentity(bad badFunc) {
 // validateLocation checks where the services reach the provider: the
 // network policies' IdP peer and, in REGISTRY_ONLY meshes, the
 // ServiceEntry are compiled from it.
-func (i *Identity) validateLocation(local bool, bad badFunc) {
+func (i *Identity) validateLocation(local, postgresInstalled bool, bad badFunc) {
 	if i.Install {
 		if i.Provider != "keycloak" {
 			bad(fielderr.ErrConflict, "identity.install", "installs Keycloak (by its operator), but identity.provider is %q: set install: false and identity.external", i.Provider)
@@ -232,6 +242,12 @@ func (i *Identity) validateLocation(local bool, bad badFunc) {
 		}
 		if len(validation.IsDNS1123Label(i.Instance)) > 0 {
 			bad(fielderr.ErrInvalid, "identity.instance", "%q is not a DNS-1123 label (the Keycloak resource's name, its pods' app.kubernetes.io/instance)", i.Instance)
+		}
+		if !postgresInstalled {
+			// Keycloak's database and its owner role come from the
+			// installed PostgreSQL (CloudNativePG); a managed one would need
+			// a role and a password nothing here can hand Keycloak.
+			bad(fielderr.ErrConflict, "identity.install", "installs Keycloak with its database in the installed PostgreSQL, but data.postgres.install is false")
 		}
 		return
 	}

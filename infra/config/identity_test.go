@@ -130,6 +130,8 @@ func TestBadIdentityNamesTheKeyAndKind(t *testing.T) {
 		{"an edge issuer other than the provider's", "dev", map[string]string{"bulwark:edge": `{"jwt": {"issuer": "https://other.example.com"}}`}, "bulwark:edge.jwt.issuer", fielderr.ErrConflict},
 		{"Hydra installed", "dev", map[string]string{"bulwark:identity": `{"provider": "hydra", "issuer": "https://auth.example.com/"}`}, "bulwark:identity.install", fielderr.ErrConflict},
 		{"a Keycloak namespace that is no label", "dev", map[string]string{"bulwark:identity": `{"namespace": "Identity"}`}, "bulwark:identity.namespace", fielderr.ErrInvalid},
+		{"Keycloak without the installed PostgreSQL", "dev", map[string]string{"bulwark:data": `{"postgres": {"install": false, "external": {"host": "pg.example.net", "port": 5432, "cidr": "10.30.0.0/24", "tls": true}}}`}, "bulwark:identity.install", fielderr.ErrConflict},
+		{"Keycloak in a services' namespace", "dev", map[string]string{"bulwark:identity": `{"namespace": "shop"}`}, "bulwark:identity.namespace", fielderr.ErrConflict},
 		{"a Keycloak instance that is no label", "prod", map[string]string{"bulwark:identity": `{"instance": ""}`}, "bulwark:identity.instance", fielderr.ErrInvalid},
 		{"an external provider without a host", "dev", map[string]string{"bulwark:identity": `{"install": false, "external": {"port": 443, "cidr": "10.0.0.0/24", "tls": true}}`}, "bulwark:identity.external.host", fielderr.ErrRequired},
 		{"an external provider on port 0", "ci", map[string]string{"bulwark:identity": `{"external": {"port": 0}}`}, "bulwark:identity.external.port", fielderr.ErrOutOfRange},

@@ -71,11 +71,16 @@ type GeneratedSecret struct {
 	Type      corev1.SecretType `json:"type"`
 	Fixed     map[string]string `json:"fixed,omitempty"`
 	Generated []string          `json:"generated"`
+	// Copies hold the same data in other namespaces, always the
+	// original's (a copy follows the original, never a draw of its own).
+	Copies []SecretCopy `json:"copies,omitempty"`
 }
 
 // Compile turns the graph and the data configuration into the stores.
-func Compile(g *graph.Graph, d config.Data) (Set, error) {
-	s := Set{Databases: Databases(g), ManagementRole: d.Postgres.ManagementRole}
+// platform are databases of installed platform parts (Keycloak's), which
+// only an installed PostgreSQL holds; the caller checks that it is.
+func Compile(g *graph.Graph, d config.Data, platform ...Database) (Set, error) {
+	s := Set{Databases: append(Databases(g), platform...), ManagementRole: d.Postgres.ManagementRole}
 	if d.Postgres.Install {
 		pg, certs, secrets, err := compilePostgres(s.Databases, d.Postgres)
 		if err != nil {
@@ -142,7 +147,11 @@ func compilePostgres(dbs []Database, p config.Postgres) (*InstalledPostgres, []C
 				Comment:        "owns the " + db.Name + " database and its tables; migrations log in as it",
 				PasswordSecret: &cnpgv1.LocalObjectReference{Name: RoleSecret(name, db.Owner)},
 			})
-			secrets = append(secrets, roleSecret(name, p.Namespace, db.Owner))
+			sec := roleSecret(name, p.Namespace, db.Owner)
+			if db.CredentialsCopy != nil {
+				sec.Copies = append(sec.Copies, *db.CredentialsCopy)
+			}
+			secrets = append(secrets, sec)
 			pg.Databases = append(pg.Databases, kinds.PostgresDatabase.Of(name+"-"+db.Name, p.Namespace, originLabels(db.Service), cnpgv1.DatabaseSpec{
 				ClusterRef: corev1.LocalObjectReference{Name: name},
 				Name:       db.Name, Owner: db.Owner, Ensure: cnpgv1.EnsurePresent,

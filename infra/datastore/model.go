@@ -24,6 +24,17 @@ type Database struct {
 	// migrations; Vault's database engine creates the service's
 	// short-lived roles as members of it.
 	Owner string `json:"owner"`
+	// CredentialsCopy, for a platform part's database (Keycloak's), is
+	// where the owner role's username and password are copied: the part
+	// logs in as the owner from its own namespace, and the installed
+	// PostgreSQL keeps the original beside its cluster.
+	CredentialsCopy *SecretCopy `json:"credentialsCopy,omitempty"`
+}
+
+// SecretCopy is a Secret that holds the same data as another.
+type SecretCopy struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
 }
 
 // Databases lists one database per service the graph marks as using

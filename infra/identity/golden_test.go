@@ -20,3 +20,19 @@ func TestGoldenIdentity(t *testing.T) {
 		return m.Manifests()
 	})
 }
+
+// Every stack's Keycloak objects (the Keycloak resource and the realm
+// import) as golden files in testdata/keycloak.
+func TestGoldenKeycloak(t *testing.T) {
+	golden.PerStackIn(t, filepath.Join("..", ".."), filepath.Join("testdata", "keycloak"), func(cfg *config.Config) ([]byte, error) {
+		m, err := Compile(cfg)
+		if err != nil {
+			return nil, err
+		}
+		set, err := Keycloak(m, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return set.Manifests()
+	})
+}

@@ -17,6 +17,7 @@ import (
 	dscomponent "github.com/bulwark-platform/bulwark/components/datastore"
 	"github.com/bulwark-platform/bulwark/components/edge"
 	"github.com/bulwark-platform/bulwark/components/externalsecrets"
+	"github.com/bulwark-platform/bulwark/components/identityprovider"
 	"github.com/bulwark-platform/bulwark/components/mesh"
 	"github.com/bulwark-platform/bulwark/components/meshpolicy"
 	"github.com/bulwark-platform/bulwark/components/namespace"
@@ -157,6 +158,7 @@ func Platform(ctx *pulumi.Context, cfg *config.Config) error {
 		{"data stores", w.dataStores},
 		{"secrets store", w.secretsStore},
 		{"secret sync", w.secretSync},
+		{"identity provider", w.identityProvider},
 		{"service mesh", w.mesh},
 		{"mesh policy", w.meshPolicy},
 		{"edge", w.edge},
@@ -178,25 +180,55 @@ type wiring struct {
 	provider pulumi.ProviderResource
 	// platformNS are the namespaces of installed third-party parts;
 	// appNS the graph's namespaces by name, appNSList in graph order.
-	platformNS []pulumi.Resource
-	appNS      map[string]*namespace.AppNamespace
-	appNSList  []pulumi.Resource
-	ca         *pki.PrivateCA
-	meshReady  []pulumi.Resource
-	policies   policy.Set
-	data       datastore.Set
-	secrets    secrets.Set
-	identity   identity.Model
-	pods       []podconfig.Pod
-	vaultReady []pulumi.Resource
-	synced     pulumi.StringArrayOutput
-	services   []ServiceOutput
+	platformNS       []pulumi.Resource
+	platformNSByName map[string]*namespace.AppNamespace
+	appNS            map[string]*namespace.AppNamespace
+	appNSList        []pulumi.Resource
+	ca               *pki.PrivateCA
+	meshReady        []pulumi.Resource
+	policies         policy.Set
+	data             datastore.Set
+	secrets          secrets.Set
+	identity         identity.Model
+	keycloak         *identity.KeycloakSet
+	// dataReady and syncReady are the data stores' and the secret sync's
+	// components, for what needs their objects first.
+	dataReady, syncReady []pulumi.Resource
+	pods                 []podconfig.Pod
+	vaultReady           []pulumi.Resource
+	synced               pulumi.StringArrayOutput
+	services             []ServiceOutput
 }
 
 // identityModel compiles the realm and clients (the issuer and each
 // service's audience come from it).
 func (w *wiring) identityModel() (err error) {
-	w.identity, err = identity.Compile(w.cfg)
+	if w.identity, err = identity.Compile(w.cfg); err != nil {
+		return err
+	}
+	if identity.InstallsKeycloak(w.cfg) {
+		set, err := identity.Keycloak(w.identity, w.cfg)
+		if err != nil {
+			return err
+		}
+		w.keycloak = &set
+	}
+	return nil
+}
+
+// identityProvider installs Keycloak's operator and registers Keycloak and
+// its realm, when the configuration installs it (an external provider, or
+// Hydra, needs nothing in the cluster).
+func (w *wiring) identityProvider() error {
+	if w.keycloak == nil {
+		return nil
+	}
+	_, err := identityprovider.New(w.ctx, "identity", &identityprovider.Args{
+		Keycloak:        *w.keycloak,
+		InstallOperator: true,
+		DependsOn:       slices.Concat(w.platformNS, []pulumi.Resource{w.ca}, w.dataReady, w.syncReady),
+		Provider:        w.provider,
+	})
 	return err
 }
 
@@ -254,6 +286,10 @@ func (w *wiring) secretSync() error {
 	for name, n := range w.appNS {
 		namespaces[name] = n.Name
 	}
+	if identity.InstallsKeycloak(cfg) {
+		// The identity provider's store and its client secrets.
+		namespaces[cfg.Identity.Namespace] = w.platformNSByName[cfg.Identity.Namespace].Name
+	}
 	s, err := externalsecrets.New(w.ctx, "secrets", &externalsecrets.Args{
 		Install:         cfg.Install.ExternalSecrets,
 		Namespace:       cfg.ExternalSecrets.Namespace,
@@ -268,13 +304,14 @@ func (w *wiring) secretSync() error {
 		return err
 	}
 	w.synced = s.Secrets
+	w.syncReady = []pulumi.Resource{s}
 	return nil
 }
 
 // dataModel compiles the data stores: the certificates they need go to
 // the private CA, their namespaces to the namespaces step.
 func (w *wiring) dataModel() (err error) {
-	w.data, err = datastore.Compile(&w.cfg.Graph, w.cfg.Data)
+	w.data, err = datastore.Compile(&w.cfg.Graph, w.cfg.Data, identity.PlatformDatabases(w.cfg)...)
 	return err
 }
 
@@ -284,13 +321,17 @@ func (w *wiring) dataStores() error {
 	if w.data.Postgres == nil && w.data.Redis == nil {
 		return nil
 	}
-	_, err := dscomponent.New(w.ctx, "data", &dscomponent.Args{
+	d, err := dscomponent.New(w.ctx, "data", &dscomponent.Args{
 		Stores:    w.data,
 		Replicas:  w.cfg.Install.Replicas,
 		DependsOn: slices.Concat(w.platformNS, []pulumi.Resource{w.ca}),
 		Provider:  w.provider,
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	w.dataReady = []pulumi.Resource{d}
+	return nil
 }
 
 func (w *wiring) kubernetesProvider() error {
@@ -312,6 +353,7 @@ func (w *wiring) kubernetesProvider() error {
 // one privileged namespace, and says so.
 func (w *wiring) namespaces() error {
 	cfg := w.cfg
+	w.platformNSByName = map[string]*namespace.AppNamespace{}
 	var specs []namespace.Args
 	if cfg.Install.Istio {
 		specs = append(specs,
@@ -327,6 +369,9 @@ func (w *wiring) namespaces() error {
 	}
 	if cfg.Install.ExternalSecrets {
 		specs = append(specs, namespace.Args{Name: cfg.ExternalSecrets.Namespace})
+	}
+	if identity.InstallsKeycloak(cfg) {
+		specs = append(specs, namespace.Args{Name: cfg.Identity.Namespace})
 	}
 	if !cfg.Install.Vault {
 		// An external Vault reviews login tokens with a service account
@@ -346,6 +391,7 @@ func (w *wiring) namespaces() error {
 			return err
 		}
 		w.platformNS = append(w.platformNS, n)
+		w.platformNSByName[a.Name] = n
 	}
 	w.appNS = map[string]*namespace.AppNamespace{}
 	for _, ns := range cfg.Graph.Namespaces() {
@@ -377,13 +423,22 @@ func (w *wiring) privateCA() error {
 	certs := []pki.Certificate{{
 		Name: naming.GatewayCertificate, Namespace: cfg.Graph.Gateway.Namespace, SecretName: naming.GatewayCertificateSecret, DNSNames: cfg.Edge.Hosts,
 	}}
-	for _, c := range w.data.Certificates {
+	storeCerts := slices.Clone(w.data.Certificates)
+	if w.keycloak != nil {
+		storeCerts = append(storeCerts, w.keycloak.Certificate)
+	}
+	for _, c := range storeCerts {
 		certs = append(certs, pki.Certificate{Name: c.Name, Namespace: c.Namespace, SecretName: c.SecretName, DNSNames: c.DNSNames})
 	}
 	// Every application namespace's trust bundle: the private CA's root
 	// as the ca.crt of a certificate there, which pods and secret stores
 	// verify the stores and Vault with.
-	for _, ns := range cfg.Graph.Namespaces() {
+	bundles := cfg.Graph.Namespaces()
+	if w.keycloak != nil {
+		// Its secret store verifies Vault with it too.
+		bundles = append(slices.Clone(bundles), w.keycloak.Namespace)
+	}
+	for _, ns := range bundles {
 		certs = append(certs, pki.Certificate{Name: naming.TrustBundle, Namespace: ns, SecretName: naming.TrustBundle,
 			DNSNames: []string{naming.TrustBundle + "." + ns + ".svc"}})
 	}

@@ -119,6 +119,20 @@ func Compile(cfg *config.Config) (Set, error) {
 		p.Roles = append(p.Roles, Role{Name: StoreRole(ns), ServiceAccount: StoreAccount, Namespace: ns,
 			Audience: v.Kubernetes.Audience, Policies: []string{pol.Name}, TTL: seconds(v.Token.TTL), MaxTTL: seconds(v.Token.MaxTTL)})
 	}
+	// An installed Keycloak holds each service's client secret: its
+	// namespace's store reads exactly the oauth-client secrets.
+	if id := cfg.Identity; id.Install && id.Provider == "keycloak" {
+		p.IdentityNamespace = id.Namespace
+		pol := Policy{Name: StorePolicyName(prefix, id.Namespace), For: "the identity provider's secret store (namespace " + id.Namespace + "): the services' client secrets"}
+		for _, st := range identityClientSecrets(&p) {
+			pol.Rules = append(pol.Rules, Rule{Path: p.Mounts.KV + "/data/" + st.Path, Capabilities: []string{"read"}})
+		}
+		if len(pol.Rules) > 0 {
+			p.Policies = append(p.Policies, pol)
+			p.Roles = append(p.Roles, Role{Name: StoreRole(id.Namespace), ServiceAccount: StoreAccount, Namespace: id.Namespace,
+				Audience: v.Kubernetes.Audience, Policies: []string{pol.Name}, TTL: seconds(v.Token.TTL), MaxTTL: seconds(v.Token.MaxTTL)})
+		}
+	}
 	if len(dbs) > 0 {
 		p.Database = database(cfg, dbs)
 	}
@@ -291,14 +305,34 @@ func RevocationStatements() []string {
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
+// identityClientSecrets are the static secrets an installed identity
+// provider reads: each service's oauth-client secret holding a
+// client_secret.
+func identityClientSecrets(p *Plan) []StaticSecret {
+	var out []StaticSecret
+	for _, st := range p.Static {
+		if st.Name == graph.OAuthClientSecret && slices.Contains(st.Keys, "client_secret") {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
 // externalSecrets are one SecretStore per namespace with static secrets
-// and one ExternalSecret per static secret.
+// and one ExternalSecret per static secret; with an installed identity
+// provider, a store in its namespace and one ExternalSecret gathering the
+// services' client secrets, each under its client ID.
 func externalSecrets(cfg *config.Config, p *Plan) ([]SecretStore, []ExternalSecret) {
 	var stores []SecretStore
 	var out []ExternalSecret
 	kv := p.Mounts.KV
-	for _, ns := range cfg.Graph.Namespaces() {
-		if !slices.ContainsFunc(p.Static, func(s StaticSecret) bool { return s.Namespace == ns }) {
+	namespaces := cfg.Graph.Namespaces()
+	idSecrets := identityClientSecrets(p)
+	if p.IdentityNamespace != "" && len(idSecrets) > 0 {
+		namespaces = append(slices.Clone(namespaces), p.IdentityNamespace)
+	}
+	for _, ns := range namespaces {
+		if ns != p.IdentityNamespace && !slices.ContainsFunc(p.Static, func(s StaticSecret) bool { return s.Namespace == ns }) {
 			continue
 		}
 		vp := &esoapi.VaultProvider{
@@ -330,6 +364,22 @@ func externalSecrets(cfg *config.Config, p *Plan) ([]SecretStore, []ExternalSecr
 		}
 		out = append(out, kinds.ExternalSecret.Of(SecretName(st.Service, st.Name), st.Namespace,
 			map[string]string{naming.ServiceLabel: st.Service}, spec))
+	}
+	if p.IdentityNamespace != "" && len(idSecrets) > 0 {
+		name := cfg.Identity.ClientSecretsSecret()
+		spec := esoapi.ExternalSecretSpec{
+			SecretStoreRef:  esoapi.SecretStoreRef{Name: StoreName, Kind: esoapi.KindSecretStore},
+			RefreshInterval: refresh,
+			Target: esoapi.ExternalSecretTarget{Name: name,
+				CreationPolicy: esoapi.CreationPolicyOwner, DeletionPolicy: esoapi.DeletionPolicyRetain,
+				Template: &esoapi.ExternalSecretTemplate{Type: "Opaque", Metadata: esoapi.ExternalSecretTemplateMetadata{
+					Labels: map[string]string{naming.PartOfLabel: naming.PartOf}}}},
+		}
+		for _, st := range idSecrets {
+			// The key is the client ID, which is the service's name.
+			spec.Data = append(spec.Data, esoapi.ExternalSecretData{SecretKey: st.Service, RemoteRef: esoapi.ExternalSecretDataRemoteRef{Key: st.Path, Property: "client_secret"}})
+		}
+		out = append(out, kinds.ExternalSecret.Of(name, p.IdentityNamespace, map[string]string{naming.PartOfLabel: naming.PartOf}, spec))
 	}
 	return stores, out
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/infra/datastore"
+	"github.com/bulwark-platform/bulwark/infra/graph"
 	"github.com/bulwark-platform/bulwark/internal/fielderr"
 	"github.com/bulwark-platform/bulwark/internal/testkit/golden"
 	"github.com/bulwark-platform/bulwark/internal/testkit/graphgen"
@@ -44,6 +45,10 @@ func configs(t *testing.T) map[string]*config.Config {
 		cfg.Data.Postgres.Install = r.IntN(2) == 0
 		if !cfg.Data.Postgres.Install {
 			cfg.Data.Postgres.External = config.External{Host: "pg.example.net", Port: 5432, CIDR: "10.30.0.0/24", TLS: true}
+			// An installed Keycloak keeps its database in the installed
+			// PostgreSQL: without it, the provider is external.
+			host, port := cfg.Identity.IssuerHostPort()
+			cfg.Identity.Install, cfg.Identity.External = false, config.External{Host: host, Port: port, CIDR: "10.40.0.0/24", TLS: true}
 		}
 		if r.IntN(2) == 0 {
 			cfg.Data.Postgres.Topology = "perService"
@@ -124,7 +129,34 @@ func TestCompiledSecretsKeepLeastPrivilege(t *testing.T) {
 				}
 			}
 		}
-		if n := len(set.ExternalSecrets); n != len(p.Static) {
+		// An installed Keycloak gets one more: every client secret, under
+		// its client ID, read from the services' oauth-client paths only.
+		want := len(p.Static)
+		var withClient []string
+		for _, st := range p.Static {
+			if st.Name == graph.OAuthClientSecret && slices.Contains(st.Keys, "client_secret") {
+				withClient = append(withClient, st.Service)
+			}
+		}
+		if i := slices.IndexFunc(set.ExternalSecrets, func(es ExternalSecret) bool { return es.Namespace == p.IdentityNamespace }); p.IdentityNamespace != "" && len(withClient) > 0 {
+			want++
+			if i < 0 {
+				t.Errorf("%s: no ExternalSecret in the identity namespace %s", name, p.IdentityNamespace)
+			} else {
+				var clients []string
+				for _, d := range set.ExternalSecrets[i].Spec.Data {
+					clients = append(clients, d.SecretKey)
+					svc := g.Service(d.SecretKey)
+					if svc == nil || d.RemoteRef.Key != ServicePath(svc)+"/"+graph.OAuthClientSecret || d.RemoteRef.Property != "client_secret" {
+						t.Errorf("%s: the identity provider's %s reads %s#%s", name, d.SecretKey, d.RemoteRef.Key, d.RemoteRef.Property)
+					}
+				}
+				if !slices.Equal(clients, withClient) {
+					t.Errorf("%s: the identity provider syncs %v, the services with a client secret are %v", name, clients, withClient)
+				}
+			}
+		}
+		if n := len(set.ExternalSecrets); n != want {
 			t.Errorf("%s: %d ExternalSecrets for %d static secrets", name, n, len(p.Static))
 		}
 		// Every PostgreSQL service: exactly one database role, on a

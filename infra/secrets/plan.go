@@ -37,6 +37,11 @@ type Plan struct {
 	// platform installed Redis; empty for an external Redis, whose
 	// password the Vault layer is given.
 	RedisPasswordSecret *SecretRef `json:"redisPasswordSecret,omitempty"`
+	// IdentityNamespace is the namespace of an installed identity
+	// provider (Keycloak): its secret store reads every service's
+	// oauth-client secret, the one store that reads across namespaces,
+	// and only those.
+	IdentityNamespace string `json:"identityNamespace,omitempty"`
 }
 
 // Mounts are the paths of the engines the Vault layer mounts.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/bulwark-platform/bulwark/infra/config"
+	"github.com/bulwark-platform/bulwark/infra/graph"
 	"github.com/bulwark-platform/bulwark/internal/fielderr"
 )
 
@@ -18,7 +19,8 @@ import (
 //     only reads under that service's own KV prefix (<ns>/<svc>/) and of
 //     its own database credentials.
 //   - A secret store's role grants only reads of exact static-secret paths
-//     of its own namespace.
+//     of its own namespace; the identity provider's store, only reads of
+//     the services' oauth-client secrets.
 //   - Token and credential lifetimes lie within config's bounds.
 //   - Names are unique; every static secret and database role is one.
 func (p *Plan) Validate() error {
@@ -116,6 +118,9 @@ func (p *Plan) prefixes(r Role) []string {
 	if r.Service != "" {
 		return []string{p.Mounts.KV + "/data/" + r.Namespace + "/" + r.Service + "/", p.Mounts.Database + "/creds/" + r.Service}
 	}
+	if r.Namespace == p.IdentityNamespace {
+		return []string{p.Mounts.KV + "/data/<namespace>/<service>/" + graph.OAuthClientSecret + " of a service"}
+	}
 	return []string{p.Mounts.KV + "/data/" + r.Namespace + "/<service>/<secret> of a static secret"}
 }
 
@@ -133,6 +138,9 @@ func (p *Plan) allowed(r Role, path string) bool {
 	rest, ok := strings.CutPrefix(path, p.Mounts.KV+"/data/")
 	if !ok {
 		return false
+	}
+	if p.IdentityNamespace != "" && r.Namespace == p.IdentityNamespace {
+		return slices.ContainsFunc(p.Static, func(s StaticSecret) bool { return s.Name == graph.OAuthClientSecret && s.Path == rest })
 	}
 	return slices.ContainsFunc(p.Static, func(s StaticSecret) bool { return s.Namespace == r.Namespace && s.Path == rest })
 }

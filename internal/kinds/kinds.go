@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/bulwark-platform/bulwark/internal/esoapi"
+	"github.com/bulwark-platform/bulwark/internal/keycloakapi"
 )
 
 // Kind is one object kind with its spec's Go type S.
@@ -55,6 +56,10 @@ var (
 	// are a mirror of upstream's).
 	SecretStore    = Kind[esoapi.SecretStoreSpec]{"external-secrets.io", "v1", "SecretStore", "secretstores", false}
 	ExternalSecret = Kind[esoapi.ExternalSecretSpec]{"external-secrets.io", "v1", "ExternalSecret", "externalsecrets", false}
+	// The Keycloak operator's (package keycloakapi says why its types are
+	// a mirror; the realm is gocloak's RealmRepresentation).
+	Keycloak            = Kind[keycloakapi.KeycloakSpec]{"k8s.keycloak.org", "v2alpha1", "Keycloak", "keycloaks", false}
+	KeycloakRealmImport = Kind[keycloakapi.RealmImportSpec]{"k8s.keycloak.org", "v2alpha1", "KeycloakRealmImport", "keycloakrealmimports", false}
 	// NetworkPolicy is built in (the components register it through the
 	// SDK's typed resource); it is here for rendering and decoding.
 	NetworkPolicy = Kind[networkingv1.NetworkPolicySpec]{"networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", false}

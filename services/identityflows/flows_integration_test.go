@@ -258,6 +258,7 @@ func TestClientCredentialsFollowTheGraph(t *testing.T) {
 		}
 	}
 	plain := &http.Client{Timeout: 5 * time.Second}
+	checkedForbidden := 0
 	for _, c := range e.m.Clients {
 		for _, ed := range edges[c.Service] {
 			grant := c.Edges[slices.IndexFunc(c.Edges, func(g identity.Grant) bool { return g.Callee == ed.To.Name })]
@@ -289,6 +290,24 @@ func TestClientCredentialsFollowTheGraph(t *testing.T) {
 					}
 				}
 			}
+			// The right audience without the call's scope: the callee
+			// knows the caller and refuses the operation (403, not 401).
+			for _, cl := range ed.Calls {
+				others := slices.DeleteFunc(slices.Clone(c.Scopes), func(s string) bool { return slices.Contains(cl.Scopes, s) })
+				if len(others) == 0 {
+					continue
+				}
+				a := e.clientCredentials(t, c.ClientID, others, []string{grant.Audience})
+				if a.Status != http.StatusOK {
+					t.Fatalf("%s: token for %s with scopes %v: %d %s", c.ClientID, grant.Audience, others, a.Status, a.Error)
+				}
+				if code := call(t, plain, cl.Methods[0], e.callee(t, ed.To.Name, cl), a.AccessToken); code != http.StatusForbidden {
+					t.Errorf("%s's token for %s with scopes %v (not the call's %v) at %s %s: %d, want 403",
+						c.ClientID, grant.Audience, others, cl.Scopes, ed.To.Name, cl.Methods[0], code)
+				} else {
+					checkedForbidden++
+				}
+			}
 			// A token the caller holds for another callee is refused here.
 			for _, g := range c.Edges {
 				if g.Callee == ed.To.Name {
@@ -301,7 +320,13 @@ func TestClientCredentialsFollowTheGraph(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("client credentials checked in %s", time.Since(began).Round(time.Millisecond))
+	// The default graph has a caller with two callees (order: payment and
+	// user), so the 403 case above ran; a graph change that loses it
+	// should say so.
+	if checkedForbidden == 0 {
+		t.Error("no call was checked with the right audience and a missing scope")
+	}
+	t.Logf("client credentials checked in %s (%d right-audience, missing-scope refusals)", time.Since(began).Round(time.Millisecond), checkedForbidden)
 }
 
 // loginConsentApp is the provider's login and consent UI for tests: it

@@ -15,6 +15,7 @@ import (
 	"github.com/bulwark-platform/bulwark/components/pki"
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/infra/datastore"
+	"github.com/bulwark-platform/bulwark/infra/identity"
 	"github.com/bulwark-platform/bulwark/internal/kinds"
 	"github.com/bulwark-platform/bulwark/internal/naming"
 )
@@ -89,7 +90,7 @@ func (s *stack) dataStoresAreAccepted(t *testing.T) {
 		t.Run(stack, func(t *testing.T) {
 			cfg, err := config.LoadStack(filepath.Join("..", ".."), stack)
 			require.NoError(t, err)
-			set, err := datastore.Compile(&cfg.Graph, cfg.Data)
+			set, err := datastore.Compile(&cfg.Graph, cfg.Data, identity.PlatformDatabases(cfg)...)
 			require.NoError(t, err)
 			require.NotNil(t, set.Postgres)
 			ns := "stores-" + stack

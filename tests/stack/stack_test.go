@@ -111,6 +111,7 @@ func TestCIStackOnLocalCluster(t *testing.T) {
 	t.Run("a certificate renews with a new key and serial", s.certificateRenews)
 	t.Run("kube-score finds no unexplained critical", s.kubeScoreIsClean)
 	t.Run("the installing stacks' data stores are accepted by the API server", s.dataStoresAreAccepted)
+	t.Run("every stack's Keycloak and realm import are accepted against the operator's CRDs", s.keycloakObjectsAreAccepted)
 	t.Run("Vault: each service's token reads exactly its own paths and credentials", s.leastPrivilegeOnTheRealServer)
 	t.Run("every ExternalSecret is Ready and its Secret holds the OpenBao value", s.externalSecretsAreSynced)
 	t.Run("a value rotated in OpenBao reaches its Secret within the refresh interval", s.rotationReachesTheSecret)

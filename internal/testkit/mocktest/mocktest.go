@@ -27,6 +27,9 @@ type Resource struct {
 	Dependencies []string
 	// IgnoreChanges are the property paths later updates ignore.
 	IgnoreChanges []string
+	// Transforms are the resource's transforms (the mocks do not run
+	// them; a test may).
+	Transforms []pulumi.ResourceTransform
 }
 
 // Mocks records resources and echoes inputs back as outputs.
@@ -55,7 +58,7 @@ func (m *Mocks) OutputRegistrations() int {
 
 // NewResource implements pulumi.MockResourceMonitor.
 func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
-	r := Resource{Type: args.TypeToken, Name: args.Name, Provider: args.Provider, Custom: args.Custom, Inputs: args.Inputs}
+	r := Resource{Type: args.TypeToken, Name: args.Name, Provider: args.Provider, Custom: args.Custom, Inputs: args.Inputs, Transforms: args.Transforms}
 	if rpc := args.RegisterRPC; rpc != nil {
 		r.Parent = rpc.GetParent()
 		r.Dependencies = rpc.GetDependencies()
