@@ -83,6 +83,11 @@ func compile(cfg *config.Config, id identity.Model, sec secrets.Set, s *graph.Se
 	if aud, ok := id.AudienceOf(s.Name); ok {
 		env["OIDC_AUDIENCE"] = aud
 	}
+	if identity.InstallsKeycloak(cfg) {
+		// The installed Keycloak serves the private CA's certificate:
+		// discovery, JWKS and token requests verify it with the root.
+		env["OIDC_TLS_CA_FILE"] = p.trust()
+	}
 	// Traces, sampled per environment in this one place.
 	env["OTEL_SERVICE_NAME"] = s.Name
 	env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://" + cfg.Mesh.OTelCollector.Address()

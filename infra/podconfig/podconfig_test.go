@@ -2,6 +2,7 @@ package podconfig
 
 import (
 	"errors"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/bulwark-platform/bulwark/infra/identity"
 	"github.com/bulwark-platform/bulwark/infra/secrets"
 	"github.com/bulwark-platform/bulwark/internal/fielderr"
+	"github.com/bulwark-platform/bulwark/internal/naming"
 	"github.com/bulwark-platform/bulwark/internal/testkit/golden"
 	"github.com/bulwark-platform/bulwark/services/contract"
 )
@@ -137,5 +139,25 @@ func TestAMissingRequirementNamesTheService(t *testing.T) {
 				t.Fatalf("error does not name the entry, the service and %s: %v", tc.want, err)
 			}
 		})
+	}
+}
+
+// Where Keycloak is installed (its certificate is the private CA's), every
+// pod trusts the CA for discovery, JWKS and tokens through the mounted
+// trust bundle; with the runner's Hydra on loopback (plain HTTP) nothing
+// is set.
+func TestPodsTrustAnInstalledKeycloak(t *testing.T) {
+	for st, want := range map[string]bool{"local": false, "ci": false, "dev": true, "prod": true} {
+		cfg := stack(t, st)
+		for _, p := range compiled(t, cfg) {
+			file, set := p.Env["OIDC_TLS_CA_FILE"]
+			if set != want {
+				t.Errorf("%s %s: OIDC_TLS_CA_FILE set %v, want %v", st, p.Service, set, want)
+				continue
+			}
+			if set && !slices.ContainsFunc(p.Volumes, func(v SecretVolume) bool { return v.Secret == naming.TrustBundle && file == path.Join(v.MountPath, "ca.crt") }) {
+				t.Errorf("%s %s: OIDC_TLS_CA_FILE %s is not the mounted trust bundle", st, p.Service, file)
+			}
+		}
 	}
 }

@@ -21,6 +21,11 @@ type Common struct {
 	OIDCIssuer           string        `env:"OIDC_ISSUER,required,notEmpty"`
 	OIDCAudience         string        `env:"OIDC_AUDIENCE,required,notEmpty"`
 	OIDCMaxTokenLifetime time.Duration `env:"OIDC_MAX_TOKEN_LIFETIME" envDefault:"24h"`
+	// OIDCTLSCAFile is a PEM bundle: when set, the identity provider
+	// (discovery, JWKS, token endpoint) is verified against it as well as
+	// the system roots: a provider serving a private CA's certificate, as
+	// the installed Keycloak does.
+	OIDCTLSCAFile string `env:"OIDC_TLS_CA_FILE" contract:"file"`
 	// DBCredentialsFile is JSON {username, password, database, host, port}
 	// (the Vault agent's rendering of the database engine's credentials);
 	// reloaded on change, the pool swapped.

@@ -37,6 +37,7 @@ var common = []Var{
 	{Name: "OIDC_ISSUER", Required: true},
 	{Name: "OIDC_AUDIENCE", Required: true},
 	{Name: "OIDC_MAX_TOKEN_LIFETIME", Default: "24h"},
+	{Name: "OIDC_TLS_CA_FILE", File: true},
 	{Name: "DB_CREDENTIALS_FILE", Required: true, File: true},
 	{Name: "DB_TLS_CA_FILE", File: true},
 	{Name: "DB_MAX_CONNS", Default: "10"},
@@ -95,7 +96,7 @@ func TestEachServiceContractIsWhatItsStructSays(t *testing.T) {
 	if w := []string{"OIDC_ISSUER", "OIDC_AUDIENCE", "DB_CREDENTIALS_FILE", "USER_URL", "PAYMENT_URL", "OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET_FILE"}; !slices.Equal(required, w) {
 		t.Errorf("order requires %v, want %v", required, w)
 	}
-	if w := []string{"DB_CREDENTIALS_FILE", "DB_TLS_CA_FILE", "REDIS_PASSWORD_FILE", "REDIS_TLS_CA_FILE", "OAUTH_CLIENT_SECRET_FILE"}; !slices.Equal(files, w) {
+	if w := []string{"OIDC_TLS_CA_FILE", "DB_CREDENTIALS_FILE", "DB_TLS_CA_FILE", "REDIS_PASSWORD_FILE", "REDIS_TLS_CA_FILE", "OAUTH_CLIENT_SECRET_FILE"}; !slices.Equal(files, w) {
 		t.Errorf("order's files: %v, want %v", files, w)
 	}
 	if !reflect.DeepEqual(urls, map[string]string{"USER_URL": "user", "PAYMENT_URL": "payment"}) {

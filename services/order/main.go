@@ -44,7 +44,8 @@ func run(ctx context.Context, logOut io.Writer) error {
 		return fmt.Errorf("OAUTH_CLIENT_SECRET_FILE: %w", err)
 	}
 	current.CompareAndSwap(nil, secret) // unless a change already arrived
-	creds := outbound.Credentials{TokenURL: svc.Verifier.TokenURL(), ClientID: cfg.ClientID, Secret: func() string { return current.Load().(string) }}
+	creds := outbound.Credentials{TokenURL: svc.Verifier.TokenURL(), ClientID: cfg.ClientID, Secret: func() string { return current.Load().(string) },
+		HTTPClient: svc.IdP}
 	opts := func(dep string) resilience.Options {
 		return resilience.Options{Dependency: dep, OpenFor: cfg.BreakerOpenFor, OnStateChange: svc.Metrics.BreakerChanged}
 	}

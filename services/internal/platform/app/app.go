@@ -7,6 +7,8 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"io/fs"
@@ -54,11 +56,42 @@ type Service struct {
 	Metrics  *metrics.Metrics
 	Health   *health.Health
 	Verifier *auth.Verifier
-	DB       *db.DB
+	// IdP is the HTTP client for the identity provider (discovery, JWKS,
+	// token requests): it trusts OIDC_TLS_CA_FILE when set.
+	IdP *http.Client
+	DB  *db.DB
 	// Redis is nil, a nil interface, when REDIS_ADDR is empty (no second
 	// cache level), so that cache.New and any other nil check see it.
 	Redis   redis.UniversalClient
 	closers []server.Closer
+}
+
+// idpClient is the identity provider's HTTP client: the system roots,
+// plus the CA bundle in caFile when given (read once: a CA rotates with a
+// rollout, unlike the secrets the services reload).
+func idpClient(caFile string) (*http.Client, error) {
+	c := &http.Client{Timeout: 5 * time.Second}
+	if caFile == "" {
+		return c, nil
+	}
+	// ReadCA says what is wrong with the file (unreadable, no
+	// certificate); the pool it returns lacks the system roots.
+	if _, err := secrets.ReadCA(caFile); err != nil {
+		return nil, err
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	raw, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	pool.AppendCertsFromPEM(raw)
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	c.Transport = t
+	return c, nil
 }
 
 // Start brings up everything but the HTTP servers. On error it releases
@@ -90,7 +123,11 @@ func Start(ctx context.Context, name string, cfg Common, migrations fs.FS, logOu
 	}
 	s.closers = append(s.closers, server.Closer{Name: "telemetry", Close: flush})
 
-	s.Verifier, err = auth.NewVerifier(ctx, auth.Config{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, MaxTokenLifetime: cfg.OIDCMaxTokenLifetime})
+	if s.IdP, err = idpClient(cfg.OIDCTLSCAFile); err != nil {
+		return s, fmt.Errorf("OIDC_TLS_CA_FILE: %w", err)
+	}
+	s.Verifier, err = auth.NewVerifier(ctx, auth.Config{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience,
+		MaxTokenLifetime: cfg.OIDCMaxTokenLifetime, HTTPClient: s.IdP})
 	if err != nil {
 		return s, fmt.Errorf("OIDC discovery: %w", err)
 	}

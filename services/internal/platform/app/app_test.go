@@ -125,3 +125,31 @@ func TestMaxTokenLifetimeSetting(t *testing.T) {
 		t.Errorf("1h: %s %v", c.OIDCMaxTokenLifetime, err)
 	}
 }
+
+// An identity provider with a private CA's certificate: discovery fails
+// without OIDC_TLS_CA_FILE, passes with it, and a file that is no CA
+// bundle is refused naming the variable.
+func TestOIDCTrustsTheGivenCA(t *testing.T) {
+	is, caFile := testsvc.NewTLSIssuer(t)
+	if _, err := start(t, testConfig(is.URL, "/nonexistent/db.json"), nil); err == nil || !strings.HasPrefix(err.Error(), "OIDC discovery: ") {
+		t.Errorf("an issuer with an unknown CA and no OIDC_TLS_CA_FILE: %v, want OIDC discovery to fail", err)
+	}
+	cfg := testConfig(is.URL, "/nonexistent/db.json")
+	cfg.OIDCTLSCAFile = caFile
+	// Discovery passes; start-up goes on to the next step.
+	if _, err := start(t, cfg, nil); err == nil || !strings.HasPrefix(err.Error(), "DB_CREDENTIALS_FILE: ") {
+		t.Errorf("with the issuer's CA: %v, want discovery to pass and DB_CREDENTIALS_FILE to fail next", err)
+	}
+	for name, content := range map[string]string{"no certificate": "not a PEM bundle\n", "missing": ""} {
+		bad := filepath.Join(t.TempDir(), "ca.pem")
+		if content != "" {
+			if err := os.WriteFile(bad, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cfg.OIDCTLSCAFile = bad
+		if _, err := start(t, cfg, nil); err == nil || !strings.HasPrefix(err.Error(), "OIDC_TLS_CA_FILE: ") {
+			t.Errorf("%s CA file: %v, want an error naming OIDC_TLS_CA_FILE", name, err)
+		}
+	}
+}

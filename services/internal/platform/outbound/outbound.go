@@ -24,6 +24,10 @@ type Credentials struct {
 	TokenURL, ClientID string
 	// Secret returns the current client secret (reloaded from its file).
 	Secret func() string
+	// HTTPClient reaches the token endpoint (the service's identity
+	// provider client, which trusts OIDC_TLS_CA_FILE); nil uses
+	// http.DefaultClient.
+	HTTPClient *http.Client
 }
 
 // swappable is a token source rebuilt when the client secret changes.
@@ -43,7 +47,11 @@ func (s *swappable) Token() (*oauth2.Token, error) {
 			Scopes: s.scopes, AuthStyle: oauth2.AuthStyleInParams,
 			EndpointParams: map[string][]string{"audience": {s.audience}},
 		}
-		ts := cfg.TokenSource(context.Background())
+		ctx := context.Background()
+		if s.creds.HTTPClient != nil {
+			ctx = context.WithValue(ctx, oauth2.HTTPClient, s.creds.HTTPClient)
+		}
+		ts := cfg.TokenSource(ctx)
 		s.current.Store(&ts)
 		s.secret.Store(secret)
 	}

@@ -29,8 +29,12 @@ type tokenEndpoint struct {
 }
 
 func newTokenEndpoint(t *testing.T, secret string) *tokenEndpoint {
+	return startTokenEndpoint(t, secret, false)
+}
+
+func startTokenEndpoint(t *testing.T, secret string, withTLS bool) *tokenEndpoint {
 	te := &tokenEndpoint{secret: secret}
-	te.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	te.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		te.fetches.Add(1)
 		te.mu.Lock()
 		ok := r.FormValue("client_secret") == te.secret && r.FormValue("audience") == "payment" && r.FormValue("scope") == "payments:write"
@@ -44,8 +48,41 @@ func newTokenEndpoint(t *testing.T, secret string) *tokenEndpoint {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "tok-" + r.FormValue("client_secret"), "token_type": "bearer", "expires_in": 3600})
 	}))
+	if withTLS {
+		te.StartTLS()
+	} else {
+		te.Start()
+	}
 	t.Cleanup(te.Close)
 	return te
+}
+
+// A token endpoint with a certificate the system does not trust (the
+// installed Keycloak's, of the private CA) is reached through the client
+// given, which trusts it; without it, the token request fails.
+func TestTokenRequestsUseTheGivenClient(t *testing.T) {
+	te := startTokenEndpoint(t, "s1", true)
+	dep := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer dep.Close()
+	get := func(creds Credentials) error {
+		client, _ := Client(creds, "payment", []string{"payments:write"}, resilience.Options{Dependency: "payment", MaxAttempts: 1})
+		resp, err := client.Get(dep.URL)
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		return err
+	}
+	creds := Credentials{TokenURL: te.URL, ClientID: "order", Secret: func() string { return "s1" }}
+	if err := get(creds); err == nil {
+		t.Error("a token endpoint of an unknown CA was trusted without the client that trusts it")
+	}
+	creds.HTTPClient = te.Client() // trusts the endpoint's certificate
+	if err := get(creds); err != nil {
+		t.Errorf("through the trusting client: %v", err)
+	}
+	if te.fetches.Load() != 1 {
+		t.Errorf("%d token requests reached the endpoint, want 1", te.fetches.Load())
+	}
 }
 
 func TestClientCarriesItsTokenTheCorrelationIDAndTraceparent(t *testing.T) {

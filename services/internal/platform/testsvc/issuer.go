@@ -7,8 +7,11 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,10 +33,26 @@ type Issuer struct {
 	mu    sync.Mutex
 	extra []jose.JSONWebKey
 	held  chan struct{}
+	// caFile is the TLS issuer's CA (PEM).
+	caFile string
 }
 
 // NewIssuer starts an issuer that stops with the test.
 func NewIssuer(t testing.TB) *Issuer {
+	t.Helper()
+	return newIssuer(t, false)
+}
+
+// NewTLSIssuer is NewIssuer served over HTTPS with a certificate of its
+// own CA (a provider with a private CA's certificate), and the path of a
+// PEM file holding that CA.
+func NewTLSIssuer(t testing.TB) (*Issuer, string) {
+	t.Helper()
+	is := newIssuer(t, true)
+	return is, is.caFile
+}
+
+func newIssuer(t testing.TB, withTLS bool) *Issuer {
 	t.Helper()
 	is := &Issuer{}
 	var err error
@@ -72,7 +91,17 @@ func NewIssuer(t testing.TB) *Issuer {
 		is.mu.Unlock()
 		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: keys})
 	})
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	if withTLS {
+		srv.StartTLS()
+		is.caFile = filepath.Join(t.TempDir(), "issuer-ca.pem")
+		block := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+		if err := os.WriteFile(is.caFile, block, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
 	is.URL = srv.URL
 	return is
