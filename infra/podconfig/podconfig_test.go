@@ -155,7 +155,9 @@ func TestPodsTrustAnInstalledKeycloak(t *testing.T) {
 				t.Errorf("%s %s: OIDC_TLS_CA_FILE set %v, want %v", st, p.Service, set, want)
 				continue
 			}
-			if set && !slices.ContainsFunc(p.Volumes, func(v SecretVolume) bool { return v.Secret == naming.TrustBundle && file == path.Join(v.MountPath, "ca.crt") }) {
+			if set && !slices.ContainsFunc(p.Volumes, func(v SecretVolume) bool {
+				return v.Secret == naming.TrustBundle && file == path.Join(v.MountPath, "ca.crt")
+			}) {
 				t.Errorf("%s %s: OIDC_TLS_CA_FILE %s is not the mounted trust bundle", st, p.Service, file)
 			}
 		}
