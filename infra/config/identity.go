@@ -74,6 +74,10 @@ func (i *Identity) KeycloakPodLabels() map[string]string {
 	}
 }
 
+// KeycloakService is the Service the Keycloak operator creates for the
+// Keycloak resource Instance (HTTPS on KeycloakHTTPSPort).
+func (i *Identity) KeycloakService() string { return i.Instance + "-service" }
+
 // ClientSecretsSecret is the Secret in Namespace that holds every
 // confidential client's secret under its client ID, for an installed
 // Keycloak's realm import (External Secrets syncs it from Vault).

@@ -93,10 +93,6 @@ func ClientSecretPlaceholder(clientID string) string {
 	return "CLIENT_SECRET_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(clientID))
 }
 
-// KeycloakServiceName is the Service the operator creates for a Keycloak
-// resource.
-func KeycloakServiceName(instance string) string { return instance + "-service" }
-
 // Keycloak renders the model for the Keycloak operator. It renders for
 // any stack (the stack check holds every stack's objects against the
 // operator's CRDs); the platform registers it only where
@@ -115,7 +111,7 @@ func Keycloak(m Model, cfg *config.Config) (KeycloakSet, error) {
 		Namespace: ns,
 		Certificate: datastore.Certificate{
 			Name: instance + "-tls", Namespace: ns, SecretName: instance + "-tls",
-			DNSNames: append([]string{u.Hostname()}, serviceDNSNames(KeycloakServiceName(instance), ns)...),
+			DNSNames: append([]string{u.Hostname()}, serviceDNSNames(id.KeycloakService(), ns)...),
 		},
 		Database:       db,
 		DatabaseSecret: db.CredentialsCopy.Name,

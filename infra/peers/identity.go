@@ -56,15 +56,47 @@ func identityPeers(cfg *config.Config) map[string][]Peer {
 	return out
 }
 
-// IdentityServiceEntries register an external identity provider with a
-// REGISTRY_ONLY mesh, in each application namespace (every service
-// validates tokens through its sidecar), visible in that namespace only:
-// without it the sidecars refuse the issuer's host and every service
-// refuses every request. A Keycloak in the cluster is a Service the mesh
-// knows; ALLOW_ANY meshes need nothing.
+// IdentityServiceEntries tell each application namespace's sidecars
+// where the issuer's host is, one entry per namespace, exported there
+// only. The services dial the issuer (discovery, JWKS, tokens), whatever
+// runs it:
+//
+//   - Keycloak in the cluster: the issuer's host on its port goes to the
+//     operator's Service on 8443, in every mesh mode: TLS passed through
+//     and routed by SNI, MESH_EXTERNAL because Keycloak's pods carry no
+//     sidecar (its namespace is not injected), so no mTLS is attempted. Without it a request for the
+//     public name would leave for the load balancer and come back through
+//     the gateway, which the services' egress (Keycloak's pods only) does
+//     not allow. The name must resolve in the cluster to some address (its
+//     public one will do: the sidecar routes by SNI, not by address).
+//   - An external provider in a REGISTRY_ONLY mesh: the issuer's host is
+//     registered (MESH_EXTERNAL), or the sidecars refuse it and every
+//     service refuses every request. ALLOW_ANY meshes need nothing.
 func IdentityServiceEntries(cfg *config.Config) []ServiceEntry {
 	id := cfg.Identity
-	if id.Install || !cfg.Mesh.RegistryOnly() || len(cfg.Graph.Services) == 0 {
+	if len(cfg.Graph.Services) == 0 {
+		return nil
+	}
+	if id.Install {
+		host, port := id.IssuerHostPort()
+		spec := func() *networkingv1alpha3.ServiceEntry {
+			return &networkingv1alpha3.ServiceEntry{
+				Hosts:      []string{host},
+				Location:   networkingv1alpha3.ServiceEntry_MESH_EXTERNAL,
+				Resolution: networkingv1alpha3.ServiceEntry_DNS,
+				Ports: []*networkingv1alpha3.ServicePort{{Number: uint32(port), Name: "tls-" + IdentityPeer, Protocol: "TLS",
+					TargetPort: uint32(config.KeycloakHTTPSPort)}},
+				Endpoints: []*networkingv1alpha3.WorkloadEntry{{Address: id.KeycloakService() + "." + id.Namespace + ".svc.cluster.local"}},
+				ExportTo:  []string{"."},
+			}
+		}
+		var out []ServiceEntry
+		for _, ns := range cfg.Graph.Namespaces() {
+			out = append(out, kinds.ServiceEntry.Of(IdentityPeer+"-keycloak", ns, map[string]string{naming.PeerLabel: IdentityPeer}, spec()))
+		}
+		return out
+	}
+	if !cfg.Mesh.RegistryOnly() {
 		return nil
 	}
 	ext := id.External

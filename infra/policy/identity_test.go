@@ -129,12 +129,12 @@ func TestAServiceWithoutTheIdentityPeerIsCaught(t *testing.T) {
 
 // REGISTRY_ONLY meshes refuse hosts they don't know: an external provider
 // gets one ServiceEntry per application namespace, exported there only,
-// naming the issuer's host on its port; a Keycloak in the cluster, or an
-// ALLOW_ANY mesh, gets none.
+// naming the issuer's host on its port; an external provider in an
+// ALLOW_ANY mesh gets none.
 func TestAnExternalProviderIsRegisteredWithARegistryOnlyMesh(t *testing.T) {
-	for _, env := range config.Environments {
+	for _, env := range []config.Environment{config.Local, config.CI} {
 		if got := peers.IdentityServiceEntries(config.Defaults(env)); len(got) != 0 {
-			t.Errorf("%s (Keycloak in the cluster or an ALLOW_ANY mesh): %d ServiceEntries", env, len(got))
+			t.Errorf("%s (an external provider, ALLOW_ANY mesh): %d ServiceEntries", env, len(got))
 		}
 	}
 	for _, tc := range []struct {
@@ -171,5 +171,33 @@ func TestAnExternalProviderIsRegisteredWithARegistryOnlyMesh(t *testing.T) {
 				t.Errorf("ServiceEntries in %v, want %v", nss, cfg.Graph.Namespaces())
 			}
 		})
+	}
+}
+
+// With Keycloak in the cluster the issuer's public host, on its port, is
+// Keycloak's Service on 8443 for every application namespace's sidecars,
+// in every mesh mode: the services' egress allows Keycloak's pods, not
+// the load balancer the public name leads to.
+func TestTheIssuerHostLeadsToAnInstalledKeycloak(t *testing.T) {
+	for _, env := range []config.Environment{config.Dev, config.Staging, config.Prod} {
+		cfg := config.Defaults(env)
+		ses := peers.IdentityServiceEntries(cfg)
+		host, port := cfg.Identity.IssuerHostPort()
+		var nss []string
+		for _, se := range ses {
+			nss = append(nss, se.Namespace)
+			s := se.Spec
+			ok := slices.Equal(s.GetHosts(), []string{host}) && s.GetLocation().String() == "MESH_EXTERNAL" &&
+				slices.Equal(s.GetExportTo(), []string{"."}) && len(s.GetPorts()) == 1 &&
+				s.GetPorts()[0].GetNumber() == uint32(port) && s.GetPorts()[0].GetTargetPort() == config.KeycloakHTTPSPort &&
+				s.GetPorts()[0].GetProtocol() == "TLS" && len(s.GetEndpoints()) == 1 &&
+				s.GetEndpoints()[0].GetAddress() == "keycloak-service.identity.svc.cluster.local"
+			if !ok {
+				t.Errorf("%s %s/%s: %v", env, se.Namespace, se.Name, s)
+			}
+		}
+		if !slices.Equal(nss, cfg.Graph.Namespaces()) {
+			t.Errorf("%s: ServiceEntries in %v, want %v", env, nss, cfg.Graph.Namespaces())
+		}
 	}
 }

@@ -10,7 +10,8 @@ import (
 // A REGISTRY_ONLY prod mesh with an external identity provider registers
 // it in each application namespace through the mesh policy, beside the
 // services' egress to its address; with the operator's Keycloak in the
-// cluster (prod's default) there is nothing to register.
+// cluster (prod's default) no external entry is registered (the issuer's
+// host leads to Keycloak's Service instead: identity-keycloak).
 func TestAnExternalIdentityProviderIsRegisteredWithTheMesh(t *testing.T) {
 	entries := func(m *mocktest.Mocks) []string {
 		var out []string
