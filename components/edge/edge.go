@@ -69,6 +69,9 @@ type Args struct {
 	// JWT is the trusted token issuer.
 	JWT    JWT
 	Routes []Route
+	// Identity, when set, publishes the identity provider's public
+	// endpoints on its own host (an installed Keycloak).
+	Identity *IdentityRoute
 	// DependsOn: the gateway's certificate, the mesh installation.
 	DependsOn []pulumi.Resource
 	Provider  pulumi.ProviderResource
@@ -97,6 +100,34 @@ type Route struct {
 type Operation struct {
 	Methods, Paths, Scopes []string
 }
+
+// IdentityRoute publishes an identity provider in the cluster on the
+// issuer's host: only its public paths (login pages, the OIDC endpoints,
+// static resources), never its admin console or API, with TLS from the
+// gateway re-encrypted to the provider's own certificate. No token is
+// required there (that is where tokens come from); the provider's own
+// brute-force protection guards its login.
+type IdentityRoute struct {
+	// Host is the issuer's host; the gateway's certificate must name it.
+	Host string
+	// Service is the provider's in-cluster Service (FQDN) and Port its
+	// HTTPS port.
+	Service string
+	Port    int
+	// Paths are the routed path prefixes, each ending in '*'.
+	Paths []string
+	// CASecret is the Secret in the gateway's namespace whose ca.crt
+	// verifies the provider's certificate.
+	CASecret string
+	// Requests per PerSeconds is the route's own token bucket (the token
+	// endpoint and the login pages, beside the provider's brute-force
+	// protection).
+	Requests, PerSeconds int
+}
+
+// IdentityName names the identity route's VirtualService and
+// DestinationRule.
+const IdentityName = "identity"
 
 // Host is the in-cluster name of the route's service.
 func (r Route) Host() string { return r.Name + "." + r.Namespace + ".svc.cluster.local" }
@@ -161,6 +192,28 @@ func (a *Args) validate() error {
 			l.Add(fielderr.ErrOutOfRange, p+".rateLimit", "requests and perSeconds must be positive, got %d per %ds", r.Requests, r.PerSeconds)
 		}
 	}
+	if id := a.Identity; id != nil {
+		if id.Host == "" || slices.Contains(a.Hosts, id.Host) {
+			l.Add(fielderr.ErrInvalid, "identity.host", "%q must be a host of its own, not one of hosts", id.Host)
+		}
+		if id.Service == "" || id.CASecret == "" {
+			l.Add(fielderr.ErrRequired, "identity", "service and caSecret are required")
+		}
+		if id.Port < 1 || id.Port > 65535 {
+			l.Add(fielderr.ErrOutOfRange, "identity.port", "must be between 1 and 65535, got %d", id.Port)
+		}
+		if len(id.Paths) == 0 {
+			l.Add(fielderr.ErrRequired, "identity.paths", "at least one public path is required")
+		}
+		if id.Requests < 1 || id.PerSeconds < 1 {
+			l.Add(fielderr.ErrOutOfRange, "identity.rateLimit", "requests and perSeconds must be positive, got %d per %ds", id.Requests, id.PerSeconds)
+		}
+		for i, p := range id.Paths {
+			if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/*") || strings.HasPrefix(p, "/admin") {
+				l.Add(fielderr.ErrForbidden, fmt.Sprintf("identity.paths[%d]", i), "%q must be a prefix /<segment>/* outside /admin", p)
+			}
+		}
+	}
 	component.RequireProvider(&l, a.Provider)
 	return l.Err()
 }
@@ -198,6 +251,16 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			return nil, err
 		}
 	}
+	if a.Identity != nil {
+		if _, err := kobject.Register(ctx, res("VirtualService", IdentityName), kinds.VirtualService,
+			kinds.VirtualService.Of(IdentityName, a.Namespace, nil, IdentityVirtualService(a)), child...); err != nil {
+			return nil, err
+		}
+		if _, err := kobject.Register(ctx, res("DestinationRule", IdentityName), kinds.DestinationRule,
+			kinds.DestinationRule.Of(IdentityName, a.Namespace, nil, IdentityDestinationRule(a)), child...); err != nil {
+			return nil, err
+		}
+	}
 	if _, err := kobject.Register(ctx, res("EnvoyFilter", RateLimitFilter), kinds.EnvoyFilter,
 		kinds.EnvoyFilter.Of(RateLimitFilter, a.Namespace, nil, rl), child...); err != nil {
 		return nil, err
@@ -216,17 +279,21 @@ func Gateway(a *Args) *networkingv1alpha3.Gateway {
 	if a.MinTLSVersion == "1.3" {
 		minTLS = networkingv1alpha3.ServerTLSSettings_TLSV1_3
 	}
+	hosts := slices.Clone(a.Hosts)
+	if a.Identity != nil {
+		hosts = append(hosts, a.Identity.Host)
+	}
 	return &networkingv1alpha3.Gateway{
 		Selector: a.PodLabels,
 		Servers: []*networkingv1alpha3.Server{
 			{
 				Port:  &networkingv1alpha3.Port{Number: 80, Name: "http", Protocol: "HTTP"},
-				Hosts: a.Hosts,
+				Hosts: hosts,
 				Tls:   &networkingv1alpha3.ServerTLSSettings{HttpsRedirect: true},
 			},
 			{
 				Port:  &networkingv1alpha3.Port{Number: 443, Name: "https", Protocol: "HTTPS"},
-				Hosts: a.Hosts,
+				Hosts: hosts,
 				Tls: &networkingv1alpha3.ServerTLSSettings{
 					Mode:               networkingv1alpha3.ServerTLSSettings_SIMPLE,
 					CredentialName:     a.CredentialName,
@@ -268,6 +335,43 @@ func VirtualService(a *Args, r Route) *networkingv1alpha3.VirtualService {
 	}
 }
 
+// IdentityVirtualService routes the identity host's public paths, and
+// nothing else, to the provider.
+func IdentityVirtualService(a *Args) *networkingv1alpha3.VirtualService {
+	id := a.Identity
+	var matches []*networkingv1alpha3.HTTPMatchRequest
+	for _, p := range id.Paths {
+		matches = append(matches, &networkingv1alpha3.HTTPMatchRequest{
+			Uri: &networkingv1alpha3.StringMatch{MatchType: &networkingv1alpha3.StringMatch_Prefix{Prefix: strings.TrimSuffix(p, "*")}},
+		})
+	}
+	return &networkingv1alpha3.VirtualService{
+		Hosts:    []string{id.Host},
+		Gateways: []string{a.Namespace + "/" + GatewayName},
+		Http: []*networkingv1alpha3.HTTPRoute{{
+			Name:  IdentityName,
+			Match: matches,
+			Route: []*networkingv1alpha3.HTTPRouteDestination{{
+				Destination: &networkingv1alpha3.Destination{Host: id.Service, Port: &networkingv1alpha3.PortSelector{Number: uint32(id.Port)}},
+			}},
+		}},
+	}
+}
+
+// IdentityDestinationRule makes the gateway (only: exported to its own
+// namespace) speak TLS to the provider, verifying its certificate with the
+// CA for the issuer's name.
+func IdentityDestinationRule(a *Args) *networkingv1alpha3.DestinationRule {
+	id := a.Identity
+	return &networkingv1alpha3.DestinationRule{
+		Host:     id.Service,
+		ExportTo: []string{"."},
+		TrafficPolicy: &networkingv1alpha3.TrafficPolicy{Tls: &networkingv1alpha3.ClientTLSSettings{
+			Mode: networkingv1alpha3.ClientTLSSettings_SIMPLE, CredentialName: id.CASecret, Sni: id.Host,
+		}},
+	}
+}
+
 // RequestAuthentication validates any JWT presented at the gateway against
 // the issuer's JWKS; a bad token is refused with 401.
 func RequestAuthentication(a *Args) *securityv1beta1.RequestAuthentication {
@@ -304,6 +408,12 @@ func RequireJWT(a *Args) *securityv1beta1.AuthorizationPolicy {
 			}
 			rules = append(rules, rule)
 		}
+	}
+	if id := a.Identity; id != nil {
+		// Where tokens come from: no token required, its public paths only.
+		rules = append(rules, &securityv1beta1.Rule{To: []*securityv1beta1.Rule_To{{Operation: &securityv1beta1.Operation{
+			Ports: []string{strconv.Itoa(HTTPSPort)}, Hosts: []string{id.Host}, Paths: slices.Clone(id.Paths),
+		}}}})
 	}
 	return &securityv1beta1.AuthorizationPolicy{
 		Selector: &typev1beta1.WorkloadSelector{MatchLabels: a.PodLabels},
@@ -383,7 +493,11 @@ func RateLimit(a *Args) (*networkingv1alpha3.EnvoyFilter, error) {
 		},
 		Patch: &networkingv1alpha3.EnvoyFilter_Patch{Operation: networkingv1alpha3.EnvoyFilter_Patch_INSERT_BEFORE, Value: filter},
 	}}
-	for _, r := range a.Routes {
+	limited := slices.Clone(a.Routes)
+	if id := a.Identity; id != nil {
+		limited = append(limited, Route{Name: IdentityName, Requests: id.Requests, PerSeconds: id.PerSeconds})
+	}
+	for _, r := range limited {
 		limit, err := anypb.New(RouteLimit(r))
 		if err != nil {
 			return nil, fmt.Errorf("rate limit of route %s: %w", r.Name, err)

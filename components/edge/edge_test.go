@@ -196,6 +196,9 @@ func TestEdgeRejectsBadArgs(t *testing.T) {
 		{"a route without a rate limit", func(a *Args) { a.Routes[1].Requests = 0 }, "routes[1].rateLimit", fielderr.ErrOutOfRange},
 		{"a route twice", func(a *Args) { a.Routes[1].Name = a.Routes[0].Name }, "routes[1].name", fielderr.ErrDuplicate},
 		{"no issuer", func(a *Args) { a.JWT.Issuer = "" }, "jwt.issuer", fielderr.ErrRequired},
+		{"the identity provider's admin console", func(a *Args) { a.Identity = identityRoute(); a.Identity.Paths = []string{"/admin/*"} }, "identity.paths[0]", fielderr.ErrForbidden},
+		{"the identity provider on the API's host", func(a *Args) { a.Identity = identityRoute(); a.Identity.Host = a.Hosts[0] }, "identity.host", fielderr.ErrInvalid},
+		{"the identity route without a rate limit", func(a *Args) { a.Identity = identityRoute(); a.Identity.Requests = 0 }, "identity.rateLimit", fielderr.ErrOutOfRange},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -206,5 +209,61 @@ func TestEdgeRejectsBadArgs(t *testing.T) {
 				t.Fatalf("error %v, want %v at %s", err, tc.kind, tc.path)
 			}
 		})
+	}
+}
+
+func identityRoute() *IdentityRoute {
+	return &IdentityRoute{Host: "id.example.com", Service: "keycloak-service.identity.svc.cluster.local", Port: 8443,
+		Paths: []string{"/realms/*", "/resources/*"}, CASecret: "bulwark-trust", Requests: 50, PerSeconds: 1}
+}
+
+// The identity provider is published on its own host: the gateway serves
+// the host, routes only its public paths (re-encrypting to the provider
+// verified with the CA), admits them without a token, and limits them;
+// the API's routes stay on the API's hosts. Without it, nothing changes.
+func TestIdentityProviderIsPublishedOnItsHost(t *testing.T) {
+	a := args()
+	base := RequireJWT(a)
+	a.Identity = identityRoute()
+	for _, srv := range Gateway(a).GetServers() {
+		if !slices.Equal(srv.GetHosts(), []string{"api.example.com", "id.example.com"}) {
+			t.Errorf("server %s hosts %v", srv.GetPort().GetName(), srv.GetHosts())
+		}
+	}
+	if vs := VirtualService(a, a.Routes[0]); !slices.Equal(vs.GetHosts(), a.Hosts) {
+		t.Errorf("an API route on %v", vs.GetHosts())
+	}
+	vs := IdentityVirtualService(a)
+	var prefixes []string
+	for _, m := range vs.GetHttp()[0].GetMatch() {
+		prefixes = append(prefixes, m.GetUri().GetPrefix())
+	}
+	dest := vs.GetHttp()[0].GetRoute()[0].GetDestination()
+	if !slices.Equal(vs.GetHosts(), []string{"id.example.com"}) || !slices.Equal(prefixes, []string{"/realms/", "/resources/"}) ||
+		dest.GetHost() != a.Identity.Service || dest.GetPort().GetNumber() != 8443 {
+		t.Errorf("identity route: hosts %v prefixes %v to %s:%d", vs.GetHosts(), prefixes, dest.GetHost(), dest.GetPort().GetNumber())
+	}
+	dr := IdentityDestinationRule(a)
+	if tls := dr.GetTrafficPolicy().GetTls(); dr.GetHost() != a.Identity.Service || tls.GetMode() != networkingv1alpha3.ClientTLSSettings_SIMPLE ||
+		tls.GetCredentialName() != "bulwark-trust" || tls.GetSni() != "id.example.com" || !slices.Equal(dr.GetExportTo(), []string{"."}) {
+		t.Errorf("destination rule %v", dr)
+	}
+	rules := RequireJWT(a).GetRules()
+	if len(rules) != len(base.GetRules())+1 {
+		t.Fatalf("%d rules, want the API's %d and one for the identity host", len(rules), len(base.GetRules()))
+	}
+	last := rules[len(rules)-1]
+	op := last.GetTo()[0].GetOperation()
+	if len(last.GetFrom()) != 0 || !slices.Equal(op.GetHosts(), []string{"id.example.com"}) || !slices.Equal(op.GetPaths(), a.Identity.Paths) || !slices.Equal(op.GetPorts(), []string{"8443"}) {
+		t.Errorf("identity rule %v", last)
+	}
+	rl, err := RateLimit(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(rl.GetConfigPatches(), func(p *networkingv1alpha3.EnvoyFilter_EnvoyConfigObjectPatch) bool {
+		return p.GetMatch().GetRouteConfiguration().GetVhost().GetRoute().GetName() == IdentityName
+	}) {
+		t.Error("the identity route has no rate limit")
 	}
 }

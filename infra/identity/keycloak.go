@@ -64,6 +64,11 @@ const (
 	postgresPort = 5432
 )
 
+// KeycloakPublicPaths are the paths of Keycloak the edge publishes on the
+// issuer's host: the realms' OIDC endpoints and login pages, and their
+// static resources. The admin console and API (/admin) stay inside.
+var KeycloakPublicPaths = []string{"/realms/*", "/resources/*"}
+
 // KeycloakDatabase is Keycloak's database in the data model: owned like a
 // service's by its own role, which only Keycloak logs in as, with the
 // role's credentials copied into Keycloak's namespace.

@@ -420,8 +420,14 @@ func (w *wiring) namespaces() error {
 // before the mesh.
 func (w *wiring) privateCA() error {
 	cfg := w.cfg
+	gatewayNames := slices.Clone(cfg.Edge.Hosts)
+	if w.keycloak != nil {
+		// The edge also serves the issuer's host (Keycloak's public paths).
+		host, _ := cfg.Identity.IssuerHostPort()
+		gatewayNames = append(gatewayNames, host)
+	}
 	certs := []pki.Certificate{{
-		Name: naming.GatewayCertificate, Namespace: cfg.Graph.Gateway.Namespace, SecretName: naming.GatewayCertificateSecret, DNSNames: cfg.Edge.Hosts,
+		Name: naming.GatewayCertificate, Namespace: cfg.Graph.Gateway.Namespace, SecretName: naming.GatewayCertificateSecret, DNSNames: gatewayNames,
 	}}
 	storeCerts := slices.Clone(w.data.Certificates)
 	if w.keycloak != nil {
@@ -435,8 +441,9 @@ func (w *wiring) privateCA() error {
 	// verify the stores and Vault with.
 	bundles := cfg.Graph.Namespaces()
 	if w.keycloak != nil {
-		// Its secret store verifies Vault with it too.
-		bundles = append(slices.Clone(bundles), w.keycloak.Namespace)
+		// Its secret store verifies Vault with it too, and the gateway
+		// verifies Keycloak with it.
+		bundles = append(slices.Clone(bundles), w.keycloak.Namespace, cfg.Graph.Gateway.Namespace)
 	}
 	for _, ns := range bundles {
 		certs = append(certs, pki.Certificate{Name: naming.TrustBundle, Namespace: ns, SecretName: naming.TrustBundle,
@@ -513,7 +520,9 @@ func (w *wiring) meshPolicy() error {
 
 func (w *wiring) edge() error {
 	cfg := w.cfg
+	idRoute := IdentityRoute(cfg)
 	_, err := edge.New(w.ctx, "edge", &edge.Args{
+		Identity:       idRoute,
 		Namespace:      cfg.Graph.Gateway.Namespace,
 		PodLabels:      cfg.Graph.Gateway.PodLabels,
 		Hosts:          cfg.Edge.Hosts,
@@ -767,6 +776,19 @@ func storeNamespaces(s datastore.Set) []string {
 }
 
 // edgeRoutes are the gateway's calls of the graph with their rate limits.
+// IdentityRoute is how the edge publishes an installed Keycloak on the
+// issuer's host (nil when none is installed): its public paths, to its
+// Service, verified with the trust bundle, with the edge's rate limit.
+func IdentityRoute(cfg *config.Config) *edge.IdentityRoute {
+	if !identity.InstallsKeycloak(cfg) {
+		return nil
+	}
+	host, _ := cfg.Identity.IssuerHostPort()
+	return &edge.IdentityRoute{Host: host, Service: cfg.Identity.KeycloakService() + "." + cfg.Identity.Namespace + ".svc.cluster.local",
+		Port: config.KeycloakHTTPSPort, Paths: identity.KeycloakPublicPaths, CASecret: naming.TrustBundle,
+		Requests: cfg.Edge.RateLimit.Requests, PerSeconds: cfg.Edge.RateLimit.PerSeconds}
+}
+
 func edgeRoutes(cfg *config.Config) []edge.Route {
 	var out []edge.Route
 	for _, e := range cfg.Graph.Edges() {

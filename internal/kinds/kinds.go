@@ -44,6 +44,7 @@ var (
 	VirtualService        = Kind[*networkingv1alpha3.VirtualService]{"networking.istio.io", "v1", "VirtualService", "virtualservices", false}
 	EnvoyFilter           = Kind[*networkingv1alpha3.EnvoyFilter]{"networking.istio.io", "v1alpha3", "EnvoyFilter", "envoyfilters", false}
 	ServiceEntry          = Kind[*networkingv1alpha3.ServiceEntry]{"networking.istio.io", "v1", "ServiceEntry", "serviceentries", false}
+	DestinationRule       = Kind[*networkingv1alpha3.DestinationRule]{"networking.istio.io", "v1", "DestinationRule", "destinationrules", false}
 	Telemetry             = Kind[*telemetryv1alpha1.Telemetry]{"telemetry.istio.io", "v1", "Telemetry", "telemetries", false}
 	Certificate           = Kind[cmv1.CertificateSpec]{"cert-manager.io", "v1", "Certificate", "certificates", false}
 	ClusterIssuer         = Kind[cmv1.IssuerSpec]{"cert-manager.io", "v1", "ClusterIssuer", "clusterissuers", true}

@@ -9,8 +9,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/bulwark-platform/bulwark/components/edge"
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/infra/identity"
+	"github.com/bulwark-platform/bulwark/infra/program"
 	"github.com/bulwark-platform/bulwark/internal/kinds"
 	"github.com/bulwark-platform/bulwark/internal/testkit/golden"
 )
@@ -46,6 +48,17 @@ func (s *stack) keycloakObjectsAreAccepted(t *testing.T) {
 			require.NotNil(t, realm.Spec.Realm.Clients)
 			assert.Len(t, *realm.Spec.Realm.Clients, 1+len(cfg.Graph.Services), "the browser client and one per service")
 			assert.Len(t, realm.Spec.Placeholders, len(cfg.Graph.Services))
+			// Where Keycloak is installed, the edge's route to it and the
+			// gateway's TLS to it are valid Istio objects too.
+			if route := program.IdentityRoute(cfg); route != nil {
+				a := &edge.Args{Namespace: ns, Identity: route}
+				vs := kinds.VirtualService.Of(edge.IdentityName, ns, nil, edge.IdentityVirtualService(a))
+				gotVS := apply(t, s, kinds.VirtualService, vs, ns)
+				sameSpec(t, "VirtualService identity", vs.Spec, gotVS.Spec)
+				dr := kinds.DestinationRule.Of(edge.IdentityName, ns, nil, edge.IdentityDestinationRule(a))
+				gotDR := apply(t, s, kinds.DestinationRule, dr, ns)
+				sameSpec(t, "DestinationRule identity", dr.Spec, gotDR.Spec)
+			}
 		})
 	}
 }
