@@ -68,7 +68,7 @@ test-unit: ## Unit tier: no tools, no cluster.
 
 .PHONY: test-integration
 test-integration: tools ## Integration tier: stack check (both layers of ci up with cert-manager, OpenBao, External Secrets -> terratest, kube-score, CA chain, Vault least privilege, secret sync -> no-change preview -> destroy), policy-report diff, the local cluster's controllers, services against real PostgreSQL, Redis, Hydra and OpenBao.
-	BULWARK_INTEGRATION=1 go test -count=1 -timeout 45m -v ./tests/... ./internal/harness/... ./services/... ./infra/vaultlayer/...
+	BULWARK_INTEGRATION=1 go test -count=1 -timeout 45m -v ./tests/... ./internal/harness/... ./services/... ./infra/vaultlayer/... ./infra/observability/...
 
 .PHONY: test-stack
 test-stack: tools ## Only the terratest stack check.

@@ -270,6 +270,10 @@ type Autoscaling struct {
 // Observability configures tracing for the environment.
 type Observability struct {
 	TraceSamplingRatio float64 `json:"traceSamplingRatio"`
+	// SLO is every service's objectives; SLOs overrides them per service
+	// (by name).
+	SLO  SLO            `json:"slo"`
+	SLOs map[string]SLO `json:"slos"`
 }
 
 // Mesh is where the platform's own parts run and what else the mesh and
@@ -456,6 +460,7 @@ func (c *Config) Validate() error {
 	if r := c.Observability.TraceSamplingRatio; r < 0 || r > 1 {
 		bad(fielderr.ErrOutOfRange, "observability.traceSamplingRatio", "must be between 0 and 1, got %s", strconv.FormatFloat(r, 'g', -1, 64))
 	}
+	c.Observability.validate(&c.Graph, bad)
 	c.Mesh.validate(bad)
 	c.Certificates.validate(bad)
 	if c.Certificates.IstioCSR && !c.Install.Istio {

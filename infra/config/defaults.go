@@ -33,7 +33,9 @@ func Defaults(env Environment) *Config {
 			DisruptionBudget: DisruptionBudget{MinAvailable: 1},
 			TmpSize:          "64Mi",
 		},
-		Observability: Observability{TraceSamplingRatio: 1},
+		Observability: Observability{TraceSamplingRatio: 1,
+			// 0.1 % of requests may fail; 99 % finish within half a second.
+			SLO: SLO{Availability: 0.999, LatencyTarget: 0.99, LatencyThreshold: 500 * time.Millisecond}},
 		Mesh: Mesh{
 			TrustDomain:   "cluster.local",
 			RootNamespace: "istio-system",

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sony/gobreaker/v2"
 
+	"github.com/bulwark-platform/bulwark/services/contract"
 	"github.com/bulwark-platform/bulwark/services/internal/platform/cache"
 	"github.com/bulwark-platform/bulwark/services/internal/platform/telemetry"
 )
@@ -41,23 +42,23 @@ func New() *Metrics {
 	m := &Metrics{
 		Registry: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "http_server_requests_total", Help: "HTTP requests by route template, method and status code.",
+			Name: contract.MetricRequests, Help: "HTTP requests by route template, method and status code.",
 		}, []string{"route", "method", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "http_server_request_duration_seconds", Help: "HTTP request duration by route template and method.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+			Name: contract.MetricRequestDuration, Help: "HTTP request duration by route template and method.",
+			Buckets: contract.LatencyBuckets,
 		}, []string{"route", "method"}),
 		dependencies: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dependency_requests_total", Help: "Outgoing calls by dependency and outcome.",
+			Name: contract.MetricDependencyRequests, Help: "Outgoing calls by dependency and outcome.",
 		}, []string{"dependency", "outcome"}),
 		cacheReads: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cache_reads_total", Help: "Cache reads by cache and the level that served them (l1, l2, origin).",
+			Name: contract.MetricCacheReads, Help: "Cache reads by cache and the level that served them (l1, l2, origin).",
 		}, []string{"cache", "level"}),
 		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cache_redis_errors_total", Help: "Redis failures the cache absorbed, by operation.",
+			Name: contract.MetricCacheRedisErrors, Help: "Redis failures the cache absorbed, by operation.",
 		}, []string{"cache", "op"}),
 		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "circuit_breaker_state", Help: "Circuit breaker state by dependency: 0 closed, 1 half-open, 2 open.",
+			Name: contract.MetricBreakerState, Help: "Circuit breaker state by dependency: 0 closed, 1 half-open, 2 open.",
 		}, []string{"dependency"}),
 	}
 	reg.MustRegister(m.requests, m.duration, m.dependencies, m.cacheReads, m.redisErrors, m.breaker)
