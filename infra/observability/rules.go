@@ -14,6 +14,9 @@ package observability
 
 import (
 	"fmt"
+	"maps"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +29,9 @@ import (
 	"github.com/bulwark-platform/bulwark/infra/graph"
 	"github.com/bulwark-platform/bulwark/services/contract"
 )
+
+// serviceGroupPrefix starts each service's rule group's name.
+const serviceGroupPrefix = "bulwark-service-"
 
 // Severities route alerts (Alertmanager): critical pages, warning opens a
 // ticket.
@@ -74,7 +80,7 @@ func serviceGroup(cfg *config.Config, s *graph.Service) monitoringv1.RuleGroup {
 		return fmt.Sprintf(`(1 - sum(rate(%s_bucket{%s,le=%q}[%s])) / sum(rate(%s_count{%s}[%s])))`,
 			contract.MetricRequestDuration, sel, slo.LE(), w, contract.MetricRequestDuration, sel, w)
 	}
-	g := monitoringv1.RuleGroup{Name: "bulwark-service-" + s.Name}
+	g := monitoringv1.RuleGroup{Name: serviceGroupPrefix + s.Name}
 	for _, b := range burns {
 		for _, o := range []struct {
 			name, what string
@@ -157,4 +163,31 @@ func RulesFile(cfg *config.Config) ([]byte, error) {
 		return nil, fmt.Errorf("observability: rules: %w", err)
 	}
 	return out, nil
+}
+
+// scraped matches a series the rules select from a service's own
+// /metrics: its name, then the ServiceMonitor's namespace and service
+// labels.
+var scraped = regexp.MustCompile(`([a-zA-Z_:][a-zA-Z0-9_:]*)\{namespace="[^"]*",service="`)
+
+// ServiceMetrics are the metric families the rules read from the
+// services' own /metrics (a histogram's _bucket and _count read as the
+// histogram), each once, sorted: what a running service must expose.
+func ServiceMetrics(cfg *config.Config) []string {
+	seen := map[string]bool{}
+	for _, g := range Rules(cfg).Groups {
+		if !strings.HasPrefix(g.Name, serviceGroupPrefix) {
+			continue // the platform's: exporters, not the services
+		}
+		for _, r := range g.Rules {
+			for _, m := range scraped.FindAllStringSubmatch(r.Expr.String(), -1) {
+				name := m[1]
+				for _, suffix := range []string{"_bucket", "_count", "_sum"} {
+					name = strings.TrimSuffix(name, suffix)
+				}
+				seen[name] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }

@@ -258,3 +258,15 @@ func TestPerServiceObjectives(t *testing.T) {
 		}
 	}
 }
+
+// The rules read the services' request counter, latency histogram and
+// breaker gauge from the services' own /metrics (and nothing else there):
+// services/order's fault test scrapes a running order service for them.
+func TestServiceMetricsAreTheContractsNames(t *testing.T) {
+	got := ServiceMetrics(config.Defaults(config.Prod))
+	want := []string{contract.MetricBreakerState, contract.MetricRequestDuration, contract.MetricRequests}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("rules read %v from the services, want %v", got, want)
+	}
+}

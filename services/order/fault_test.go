@@ -12,6 +12,8 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/bulwark-platform/bulwark/infra/config"
+	"github.com/bulwark-platform/bulwark/infra/observability"
 	"github.com/bulwark-platform/bulwark/services/internal/platform/testsvc"
 )
 
@@ -147,6 +149,17 @@ func TestOrderFaultsUnderLoad(t *testing.T) {
 		for i, m := range p.orderMetrics {
 			if s := breakerState(m); s != "0" {
 				t.Errorf("order replica %d: payment breaker state %s after recovery, want 0 (closed)", i, s)
+			}
+			// Every family the platform's alert rules read from a service
+			// is one this running service exposes.
+			families, err := testsvc.Families(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range observability.ServiceMetrics(config.Defaults(config.Prod)) {
+				if !families[name] {
+					t.Errorf("order replica %d does not expose %s, which the alert rules query", i, name)
+				}
 			}
 		}
 	})
