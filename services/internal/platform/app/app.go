@@ -74,20 +74,13 @@ func idpClient(caFile string) (*http.Client, error) {
 	if caFile == "" {
 		return c, nil
 	}
-	// ReadCA says what is wrong with the file (unreadable, no
-	// certificate); the pool it returns lacks the system roots.
-	if _, err := secrets.ReadCA(caFile); err != nil {
-		return nil, err
-	}
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
 	}
-	raw, err := os.ReadFile(caFile)
-	if err != nil {
+	if err := secrets.AddCA(pool, caFile); err != nil {
 		return nil, err
 	}
-	pool.AppendCertsFromPEM(raw)
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	c.Transport = t

@@ -69,11 +69,20 @@ func ParseText(raw []byte) (string, error) {
 // an empty pool: an empty pool would fail every handshake later with a
 // far less helpful error.
 func ReadCA(path string) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	if err := AddCA(pool, path); err != nil {
+		return nil, err
+	}
+	return pool, nil
+}
+
+// AddCA adds the PEM bundle's certificates to pool (the system roots, for
+// a server that may carry either), with ReadCA's errors.
+func AddCA(pool *x509.CertPool, path string) error {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
+		return fmt.Errorf("reading %s: %w", path, err)
 	}
-	pool := x509.NewCertPool()
 	n := 0
 	for rest := raw; ; {
 		var block *pem.Block
@@ -85,15 +94,15 @@ func ReadCA(path string) (*x509.CertPool, error) {
 		}
 		cert, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("%s: certificate %d: %w", path, n+1, err)
+			return fmt.Errorf("%s: certificate %d: %w", path, n+1, err)
 		}
 		pool.AddCert(cert)
 		n++
 	}
 	if n == 0 {
-		return nil, fmt.Errorf("%s: no PEM certificate", path)
+		return fmt.Errorf("%s: no PEM certificate", path)
 	}
-	return pool, nil
+	return nil
 }
 
 // Watch reads path with parse and calls onChange with every later value
