@@ -17,6 +17,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	yamlv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/yaml/v2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -98,7 +99,9 @@ func (a *Args) validate() error {
 	}
 	if r := k.RealmImport.Spec.Realm.Clients; r != nil {
 		for i, c := range *r {
-			if c.Secret != nil && *c.Secret != "" && !slices.ContainsFunc(keys(k.RealmImport.Spec.Placeholders), func(p string) bool { return *c.Secret == "${"+p+"}" }) {
+			name, isRef := strings.CutPrefix(deref(c.Secret), "${")
+			name, isRef = strings.CutSuffix(name, "}")
+			if _, placeholder := k.RealmImport.Spec.Placeholders[name]; deref(c.Secret) != "" && !(isRef && placeholder) {
 				// A literal secret would sit in the resource, readable by
 				// anyone who can read the namespace's objects.
 				l.Add(fielderr.ErrForbidden, fmt.Sprintf("keycloak.realmImport.realm.clients[%d].secret", i), "must be a placeholder filled from a Secret, not a value")
@@ -109,12 +112,11 @@ func (a *Args) validate() error {
 	return l.Err()
 }
 
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+func deref(s *string) string {
+	if s == nil {
+		return ""
 	}
-	return out
+	return *s
 }
 
 // New registers IdentityProvider.

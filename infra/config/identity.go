@@ -74,9 +74,18 @@ func (i *Identity) KeycloakPodLabels() map[string]string {
 	}
 }
 
+// InstallsKeycloak says whether the platform runs Keycloak in the
+// cluster (by its operator).
+func (i *Identity) InstallsKeycloak() bool { return i.Install && i.Provider == "keycloak" }
+
 // KeycloakService is the Service the Keycloak operator creates for the
 // Keycloak resource Instance (HTTPS on KeycloakHTTPSPort).
 func (i *Identity) KeycloakService() string { return i.Instance + "-service" }
+
+// KeycloakServiceHost is that Service's in-cluster name.
+func (i *Identity) KeycloakServiceHost() string {
+	return i.KeycloakService() + "." + i.Namespace + ".svc.cluster.local"
+}
 
 // ClientSecretsSecret is the Secret in Namespace that holds every
 // confidential client's secret under its client ID, for an installed

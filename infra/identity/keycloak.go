@@ -80,16 +80,10 @@ func KeycloakDatabase(cfg *config.Config) datastore.Database {
 // PlatformDatabases are the databases of the identity provider the
 // configuration installs: the data model holds them beside the services'.
 func PlatformDatabases(cfg *config.Config) []datastore.Database {
-	if !InstallsKeycloak(cfg) {
+	if !cfg.Identity.InstallsKeycloak() {
 		return nil
 	}
 	return []datastore.Database{KeycloakDatabase(cfg)}
-}
-
-// InstallsKeycloak says whether the configuration runs Keycloak in the
-// cluster (by its operator).
-func InstallsKeycloak(cfg *config.Config) bool {
-	return cfg.Identity.Install && cfg.Identity.Provider == "keycloak"
 }
 
 // ClientSecretPlaceholder is the realm import's placeholder for a
@@ -101,7 +95,7 @@ func ClientSecretPlaceholder(clientID string) string {
 // Keycloak renders the model for the Keycloak operator. It renders for
 // any stack (the stack check holds every stack's objects against the
 // operator's CRDs); the platform registers it only where
-// InstallsKeycloak.
+// cfg.Identity.InstallsKeycloak().
 func Keycloak(m Model, cfg *config.Config) (KeycloakSet, error) {
 	id := cfg.Identity
 	u, err := url.Parse(m.Endpoints.Issuer)

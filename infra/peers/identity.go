@@ -86,7 +86,7 @@ func IdentityServiceEntries(cfg *config.Config) []ServiceEntry {
 				Resolution: networkingv1alpha3.ServiceEntry_DNS,
 				Ports: []*networkingv1alpha3.ServicePort{{Number: uint32(port), Name: "tls-" + IdentityPeer, Protocol: "TLS",
 					TargetPort: uint32(config.KeycloakHTTPSPort)}},
-				Endpoints: []*networkingv1alpha3.WorkloadEntry{{Address: id.KeycloakService() + "." + id.Namespace + ".svc.cluster.local"}},
+				Endpoints: []*networkingv1alpha3.WorkloadEntry{{Address: id.KeycloakServiceHost()}},
 				ExportTo:  []string{"."},
 			}
 		}

@@ -83,7 +83,7 @@ func compile(cfg *config.Config, id identity.Model, sec secrets.Set, s *graph.Se
 	if aud, ok := id.AudienceOf(s.Name); ok {
 		env["OIDC_AUDIENCE"] = aud
 	}
-	if identity.InstallsKeycloak(cfg) {
+	if cfg.Identity.InstallsKeycloak() {
 		// The installed Keycloak serves the private CA's certificate:
 		// discovery, JWKS and token requests verify it with the root.
 		env["OIDC_TLS_CA_FILE"] = p.trust()

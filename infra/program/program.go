@@ -206,7 +206,7 @@ func (w *wiring) identityModel() (err error) {
 	if w.identity, err = identity.Compile(w.cfg); err != nil {
 		return err
 	}
-	if identity.InstallsKeycloak(w.cfg) {
+	if w.cfg.Identity.InstallsKeycloak() {
 		set, err := identity.Keycloak(w.identity, w.cfg)
 		if err != nil {
 			return err
@@ -286,7 +286,7 @@ func (w *wiring) secretSync() error {
 	for name, n := range w.appNS {
 		namespaces[name] = n.Name
 	}
-	if identity.InstallsKeycloak(cfg) {
+	if cfg.Identity.InstallsKeycloak() {
 		// The identity provider's store and its client secrets.
 		namespaces[cfg.Identity.Namespace] = w.platformNSByName[cfg.Identity.Namespace].Name
 	}
@@ -370,7 +370,7 @@ func (w *wiring) namespaces() error {
 	if cfg.Install.ExternalSecrets {
 		specs = append(specs, namespace.Args{Name: cfg.ExternalSecrets.Namespace})
 	}
-	if identity.InstallsKeycloak(cfg) {
+	if cfg.Identity.InstallsKeycloak() {
 		specs = append(specs, namespace.Args{Name: cfg.Identity.Namespace})
 	}
 	if !cfg.Install.Vault {
@@ -421,10 +421,9 @@ func (w *wiring) namespaces() error {
 func (w *wiring) privateCA() error {
 	cfg := w.cfg
 	gatewayNames := slices.Clone(cfg.Edge.Hosts)
-	if w.keycloak != nil {
+	if r := IdentityRoute(cfg); r != nil {
 		// The edge also serves the issuer's host (Keycloak's public paths).
-		host, _ := cfg.Identity.IssuerHostPort()
-		gatewayNames = append(gatewayNames, host)
+		gatewayNames = append(gatewayNames, r.Host)
 	}
 	certs := []pki.Certificate{{
 		Name: naming.GatewayCertificate, Namespace: cfg.Graph.Gateway.Namespace, SecretName: naming.GatewayCertificateSecret, DNSNames: gatewayNames,
@@ -780,11 +779,11 @@ func storeNamespaces(s datastore.Set) []string {
 // issuer's host (nil when none is installed): its public paths, to its
 // Service, verified with the trust bundle, with the edge's rate limit.
 func IdentityRoute(cfg *config.Config) *edge.IdentityRoute {
-	if !identity.InstallsKeycloak(cfg) {
+	if !cfg.Identity.InstallsKeycloak() {
 		return nil
 	}
 	host, _ := cfg.Identity.IssuerHostPort()
-	return &edge.IdentityRoute{Host: host, Service: cfg.Identity.KeycloakService() + "." + cfg.Identity.Namespace + ".svc.cluster.local",
+	return &edge.IdentityRoute{Host: host, Service: cfg.Identity.KeycloakServiceHost(),
 		Port: config.KeycloakHTTPSPort, Paths: identity.KeycloakPublicPaths, CASecret: naming.TrustBundle,
 		Requests: cfg.Edge.RateLimit.Requests, PerSeconds: cfg.Edge.RateLimit.PerSeconds}
 }

@@ -143,7 +143,7 @@ func TestEveryStackKeepsItsInvariants(t *testing.T) {
 			// One route per gateway call, and Keycloak's public paths where
 			// it is installed.
 			want := 2
-			if cfg := stackConfig(t, stack); identity.InstallsKeycloak(cfg) {
+			if cfg := stackConfig(t, stack); cfg.Identity.InstallsKeycloak() {
 				want++
 			}
 			if got := len(m.ByType("kubernetes:networking.istio.io/v1:VirtualService")); got != want {

@@ -121,7 +121,7 @@ func Compile(cfg *config.Config) (Set, error) {
 	}
 	// An installed Keycloak holds each service's client secret: its
 	// namespace's store reads exactly the oauth-client secrets.
-	if id := cfg.Identity; id.Install && id.Provider == "keycloak" {
+	if id := cfg.Identity; id.InstallsKeycloak() {
 		p.IdentityNamespace = id.Namespace
 		pol := Policy{Name: StorePolicyName(prefix, id.Namespace), For: "the identity provider's secret store (namespace " + id.Namespace + "): the services' client secrets"}
 		for _, st := range identityClientSecrets(&p) {
