@@ -1,6 +1,11 @@
 package datastore
 
 import (
+	"net"
+	"strings"
+
+	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
+
 	"github.com/bulwark-platform/bulwark/infra/config"
 	"github.com/bulwark-platform/bulwark/infra/graph"
 )
@@ -94,4 +99,33 @@ func CIDRs(d config.Data) []string {
 		out = append(out, d.Redis.External.CIDR)
 	}
 	return out
+}
+
+// ExternalServiceEntry registers a peer outside the cluster with a
+// REGISTRY_ONLY mesh: host is the name the workloads dial (the sidecar
+// matches it, by TLS SNI when e.TLS), or a name of the peer's own when
+// they dial an address; when e.Host is an address, the entry's one
+// endpoint is that address and its network is e.CIDR. Exported to its
+// own namespace only.
+func ExternalServiceEntry(e config.External, host, peer string) *networkingv1alpha3.ServiceEntry {
+	protocol := "TCP"
+	if e.TLS {
+		protocol = "TLS"
+	}
+	if net.ParseIP(host) != nil {
+		host = peer + ".external"
+	}
+	se := &networkingv1alpha3.ServiceEntry{
+		Hosts:      []string{host},
+		Location:   networkingv1alpha3.ServiceEntry_MESH_EXTERNAL,
+		Resolution: networkingv1alpha3.ServiceEntry_DNS,
+		Ports:      []*networkingv1alpha3.ServicePort{{Number: uint32(e.Port), Name: strings.ToLower(protocol) + "-" + peer, Protocol: protocol}},
+		ExportTo:   []string{"."},
+	}
+	if net.ParseIP(e.Host) != nil {
+		se.Addresses = []string{e.CIDR}
+		se.Resolution = networkingv1alpha3.ServiceEntry_STATIC
+		se.Endpoints = []*networkingv1alpha3.WorkloadEntry{{Address: e.Host}}
+	}
+	return se
 }

@@ -1,12 +1,10 @@
 package peers
 
 import (
-	"net"
-	"strings"
-
 	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
 
 	"github.com/bulwark-platform/bulwark/infra/config"
+	"github.com/bulwark-platform/bulwark/infra/datastore"
 	"github.com/bulwark-platform/bulwark/internal/kinds"
 	"github.com/bulwark-platform/bulwark/internal/naming"
 )
@@ -99,38 +97,13 @@ func IdentityServiceEntries(cfg *config.Config) []ServiceEntry {
 	if !cfg.Mesh.RegistryOnly() {
 		return nil
 	}
-	ext := id.External
-	protocol := "TCP"
-	if ext.TLS {
-		protocol = "TLS"
-	}
 	// The sidecar matches the services' requests by the issuer's name (the
-	// TLS SNI): the entry carries it, or a name of its own when the
-	// issuer is an address.
+	// TLS SNI).
 	host, _ := id.IssuerHostPort()
-	if net.ParseIP(host) != nil {
-		host = IdentityPeer + ".external"
-	}
-	spec := func() *networkingv1alpha3.ServiceEntry {
-		se := &networkingv1alpha3.ServiceEntry{
-			Hosts:      []string{host},
-			Location:   networkingv1alpha3.ServiceEntry_MESH_EXTERNAL,
-			Resolution: networkingv1alpha3.ServiceEntry_DNS,
-			Ports:      []*networkingv1alpha3.ServicePort{{Number: uint32(ext.Port), Name: strings.ToLower(protocol) + "-" + IdentityPeer, Protocol: protocol}},
-			ExportTo:   []string{"."},
-		}
-		if net.ParseIP(ext.Host) != nil {
-			// The issuer's name resolves to this address: the entry's one
-			// endpoint.
-			se.Addresses = []string{ext.CIDR}
-			se.Resolution = networkingv1alpha3.ServiceEntry_STATIC
-			se.Endpoints = []*networkingv1alpha3.WorkloadEntry{{Address: ext.Host}}
-		}
-		return se
-	}
 	var out []ServiceEntry
 	for _, ns := range cfg.Graph.Namespaces() {
-		out = append(out, kinds.ServiceEntry.Of(IdentityPeer+"-external", ns, map[string]string{naming.PeerLabel: IdentityPeer}, spec()))
+		out = append(out, kinds.ServiceEntry.Of(IdentityPeer+"-external", ns, map[string]string{naming.PeerLabel: IdentityPeer},
+			datastore.ExternalServiceEntry(id.External, host, IdentityPeer)))
 	}
 	return out
 }

@@ -10,7 +10,6 @@ package secrets
 
 import (
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"time"
@@ -419,33 +418,11 @@ func serviceEntries(cfg *config.Config, ins []Injection) []ServiceEntry {
 	if cfg.Install.Vault || !cfg.Mesh.RegistryOnly() || len(ins) == 0 {
 		return nil
 	}
-	ext := cfg.Vault.External
-	protocol := "TCP"
-	if ext.TLS {
-		protocol = "TLS"
-	}
-	spec := func() *networkingv1alpha3.ServiceEntry {
-		se := &networkingv1alpha3.ServiceEntry{
-			Hosts:      []string{ext.Host},
-			Location:   networkingv1alpha3.ServiceEntry_MESH_EXTERNAL,
-			Resolution: networkingv1alpha3.ServiceEntry_DNS,
-			Ports:      []*networkingv1alpha3.ServicePort{{Number: uint32(ext.Port), Name: strings.ToLower(protocol) + "-vault", Protocol: protocol}},
-			ExportTo:   []string{"."},
-		}
-		if ip := net.ParseIP(ext.Host); ip != nil {
-			// An address, not a name: the entry carries it as its one
-			// endpoint under a name of its own.
-			se.Hosts = []string{VaultPeer + ".external"}
-			se.Addresses = []string{ext.CIDR}
-			se.Resolution = networkingv1alpha3.ServiceEntry_STATIC
-			se.Endpoints = []*networkingv1alpha3.WorkloadEntry{{Address: ext.Host}}
-		}
-		return se
-	}
 	var out []ServiceEntry
 	for _, ns := range cfg.Graph.Namespaces() {
 		if slices.ContainsFunc(ins, func(in Injection) bool { return cfg.Graph.Service(in.Service).Namespace == ns }) {
-			out = append(out, kinds.ServiceEntry.Of("vault-external", ns, map[string]string{naming.PeerLabel: VaultPeer}, spec()))
+			out = append(out, kinds.ServiceEntry.Of("vault-external", ns, map[string]string{naming.PeerLabel: VaultPeer},
+				datastore.ExternalServiceEntry(cfg.Vault.External, cfg.Vault.External.Host, VaultPeer)))
 		}
 	}
 	return out
