@@ -227,14 +227,7 @@ func clientScopesThatDiffer(a, b Model) []string {
 // registered.
 func TestClientIDsAreWhatTheSecretsLayerSeeds(t *testing.T) {
 	for _, stack := range golden.Stacks {
-		cfg, err := config.LoadStack(root, stack)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := Compile(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		cfg, m := compiledStack(t, stack)
 		set, err := secrets.Compile(cfg)
 		if err != nil {
 			t.Fatal(err)

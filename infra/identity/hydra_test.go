@@ -115,14 +115,7 @@ func TestHydraClientsKeepTheModel(t *testing.T) {
 // The bodies use Hydra's admin API field names (a typo would be dropped
 // by Hydra silently and the client would get its defaults).
 func TestHydraClientJSONNames(t *testing.T) {
-	cfg, err := config.LoadStack(root, "ci")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := Compile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, m := compiledStack(t, "ci")
 	clients, err := m.HydraClients(placeholderSecrets(m))
 	if err != nil {
 		t.Fatal(err)
@@ -144,14 +137,7 @@ func TestHydraClientJSONNames(t *testing.T) {
 
 // A service client without a secret from Vault is refused, naming it.
 func TestHydraClientsNeedEverySecret(t *testing.T) {
-	cfg, err := config.LoadStack(root, "ci")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := Compile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, m := compiledStack(t, "ci")
 	secrets := placeholderSecrets(m)
 	delete(secrets, "payment")
 	if _, err := m.HydraClients(secrets); err == nil || !strings.Contains(err.Error(), `"payment"`) {

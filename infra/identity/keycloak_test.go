@@ -101,10 +101,10 @@ func TestKeycloakHoldsNoSecret(t *testing.T) {
 	}
 }
 
-// keycloakOf compiles a stack's model and its Keycloak rendering.
-func keycloakOf(t *testing.T, stack string) (*config.Config, Model, KeycloakSet) {
+// compiledStack loads a stack's configuration and compiles its model.
+func compiledStack(t *testing.T, stack string) (*config.Config, Model) {
 	t.Helper()
-	cfg, err := config.LoadStack("../..", stack)
+	cfg, err := config.LoadStack(root, stack)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,6 +112,13 @@ func keycloakOf(t *testing.T, stack string) (*config.Config, Model, KeycloakSet)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg, m
+}
+
+// keycloakOf compiles a stack's model and its Keycloak rendering.
+func keycloakOf(t *testing.T, stack string) (*config.Config, Model, KeycloakSet) {
+	t.Helper()
+	cfg, m := compiledStack(t, stack)
 	set, err := Keycloak(m, cfg)
 	if err != nil {
 		t.Fatal(err)
