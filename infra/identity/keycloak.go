@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/Nerzal/gocloak/v13"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
 	"github.com/bulwark-platform/bulwark/infra/config"
@@ -133,9 +135,9 @@ func Keycloak(m Model, cfg *config.Config) (KeycloakSet, error) {
 		Hostname: &keycloakapi.Hostname{Hostname: u.Scheme + "://" + u.Host, Strict: true, BackchannelDynamic: false},
 		Proxy:    &keycloakapi.Proxy{Headers: "xforwarded"},
 		Ingress:  &keycloakapi.Ingress{Enabled: false},
-		Resources: &keycloakapi.Resources{
-			Requests: map[string]string{"cpu": "500m", "memory": "1Gi"},
-			Limits:   map[string]string{"cpu": "2", "memory": "2Gi"},
+		Resources: &corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: *resource.NewMilliQuantity(500, resource.DecimalSI), corev1.ResourceMemory: *resource.NewQuantity(1<<30, resource.BinarySI)},
+			Limits:   corev1.ResourceList{corev1.ResourceCPU: *resource.NewQuantity(2, resource.DecimalSI), corev1.ResourceMemory: *resource.NewQuantity(2<<30, resource.BinarySI)},
 		},
 		AdditionalOptions: []keycloakapi.Option{
 			// Health and metrics on the management port, for the probes

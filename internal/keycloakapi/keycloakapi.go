@@ -12,7 +12,10 @@
 // field the operator does not know, and reads them back unchanged.
 package keycloakapi
 
-import "github.com/Nerzal/gocloak/v13"
+import (
+	"github.com/Nerzal/gocloak/v13"
+	corev1 "k8s.io/api/core/v1"
+)
 
 // OperatorVersion is the Keycloak operator release the platform installs
 // (its manifests and CRDs) and the Keycloak server image it runs.
@@ -32,8 +35,10 @@ type KeycloakSpec struct {
 	Proxy    *Proxy    `json:"proxy,omitempty"`
 	// Ingress: the operator's own Ingress is off; the platform's gateway
 	// routes to the Keycloak Service.
-	Ingress   *Ingress   `json:"ingress,omitempty"`
-	Resources *Resources `json:"resources,omitempty"`
+	Ingress *Ingress `json:"ingress,omitempty"`
+	// Resources are the Keycloak container's requests and limits
+	// (Kubernetes' own type, as the CRD's schema is).
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
 	// AdditionalOptions are Keycloak server options
 	// (https://www.keycloak.org/server/all-config).
 	AdditionalOptions []Option `json:"additionalOptions,omitempty"`
@@ -83,12 +88,6 @@ type Proxy struct {
 // Ingress switches the operator's Ingress.
 type Ingress struct {
 	Enabled bool `json:"enabled"`
-}
-
-// Resources are the Keycloak container's requests and limits.
-type Resources struct {
-	Requests map[string]string `json:"requests,omitempty"`
-	Limits   map[string]string `json:"limits,omitempty"`
 }
 
 // Option is one server option.
