@@ -322,14 +322,20 @@ func VirtualService(a *Args, r Route) *networkingv1alpha3.VirtualService {
 			}
 		}
 	}
+	return gatewayRoute(a, a.Hosts, r.Name, matches, r.Host(), r.Port)
+}
+
+// gatewayRoute is a VirtualService on the gateway: one named route sending
+// the matching requests for hosts to host:port.
+func gatewayRoute(a *Args, hosts []string, name string, matches []*networkingv1alpha3.HTTPMatchRequest, host string, port int) *networkingv1alpha3.VirtualService {
 	return &networkingv1alpha3.VirtualService{
-		Hosts:    a.Hosts,
+		Hosts:    hosts,
 		Gateways: []string{a.Namespace + "/" + GatewayName},
 		Http: []*networkingv1alpha3.HTTPRoute{{
-			Name:  r.Name,
+			Name:  name,
 			Match: matches,
 			Route: []*networkingv1alpha3.HTTPRouteDestination{{
-				Destination: &networkingv1alpha3.Destination{Host: r.Host(), Port: &networkingv1alpha3.PortSelector{Number: uint32(r.Port)}},
+				Destination: &networkingv1alpha3.Destination{Host: host, Port: &networkingv1alpha3.PortSelector{Number: uint32(port)}},
 			}},
 		}},
 	}
@@ -345,17 +351,7 @@ func IdentityVirtualService(a *Args) *networkingv1alpha3.VirtualService {
 			Uri: &networkingv1alpha3.StringMatch{MatchType: &networkingv1alpha3.StringMatch_Prefix{Prefix: strings.TrimSuffix(p, "*")}},
 		})
 	}
-	return &networkingv1alpha3.VirtualService{
-		Hosts:    []string{id.Host},
-		Gateways: []string{a.Namespace + "/" + GatewayName},
-		Http: []*networkingv1alpha3.HTTPRoute{{
-			Name:  IdentityName,
-			Match: matches,
-			Route: []*networkingv1alpha3.HTTPRouteDestination{{
-				Destination: &networkingv1alpha3.Destination{Host: id.Service, Port: &networkingv1alpha3.PortSelector{Number: uint32(id.Port)}},
-			}},
-		}},
-	}
+	return gatewayRoute(a, []string{id.Host}, IdentityName, matches, id.Service, id.Port)
 }
 
 // IdentityDestinationRule makes the gateway (only: exported to its own
